@@ -1,0 +1,134 @@
+package apiserver
+
+import (
+	"fmt"
+	"mime"
+	"net/http"
+
+	"github.com/terminus-project/terminus/internal/registry"
+	jsonpatch "gopkg.in/evanphx/json-patch.v4"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	metav1validation "k8s.io/apimachinery/pkg/apis/meta/v1/validation"
+	"k8s.io/apimachinery/pkg/runtime"
+	"k8s.io/apimachinery/pkg/runtime/schema"
+	"k8s.io/apimachinery/pkg/types"
+	"k8s.io/apimachinery/pkg/util/json"
+	"k8s.io/apimachinery/pkg/util/mergepatch"
+	"k8s.io/apimachinery/pkg/util/strategicpatch"
+)
+
+// maxJSONPatchOperations bounds a JSON patch, as upstream does.
+const maxJSONPatchOperations = 10000
+
+var supportedPatchTypes = []string{
+	string(types.JSONPatchType), string(types.MergePatchType), string(types.StrategicMergePatchType),
+}
+
+func (h *resourceHandler) patch(w http.ResponseWriter, r *http.Request) {
+	ct, _, err := mime.ParseMediaType(r.Header.Get("Content-Type"))
+	patchType := types.PatchType(ct)
+	switch {
+	case err != nil:
+		patchType = ""
+	case patchType == types.JSONPatchType, patchType == types.MergePatchType, patchType == types.StrategicMergePatchType:
+	default:
+		patchType = ""
+	}
+	if patchType == "" {
+		h.s.writeError(w, r, apierrors.NewGenericServerResponse(http.StatusUnsupportedMediaType, "patch", h.res.GroupResource(), h.info.name,
+			fmt.Sprintf("the body of the request was in an unknown format - accepted media types include: %s", joinTypes(supportedPatchTypes)), 0, false))
+		return
+	}
+	var opts metav1.PatchOptions
+	if err := decodeQuery(r.URL.Query(), &opts); err != nil {
+		h.s.writeError(w, r, err)
+		return
+	}
+	if errs := metav1validation.ValidatePatchOptions(&opts, patchType); len(errs) > 0 {
+		h.s.writeError(w, r, optionsInvalid("PatchOptions", errs))
+		return
+	}
+	patchBytes, err := h.s.readBody(r)
+	if err != nil {
+		h.s.writeError(w, r, err)
+		return
+	}
+	if h.info.subresource == "scale" {
+		h.patchScale(w, r, patchType, patchBytes, opts)
+		return
+	}
+	jsonInfo := h.s.jsonInfo()
+	gvk := h.res.GroupVersionKind()
+	update := func(existing runtime.Object) (runtime.Object, error) {
+		existing.GetObjectKind().SetGroupVersionKind(gvk)
+		original, err := json.Marshal(existing)
+		if err != nil {
+			return nil, apierrors.NewInternalError(err)
+		}
+		patched, err := applyPatch(patchType, original, patchBytes, h.res.New())
+		if err != nil {
+			return nil, err
+		}
+		return h.s.decode(r, patched, jsonInfo, gvk, h.res.New(), opts.FieldValidation)
+	}
+	out, err := h.store.Update(r.Context(), h.info.namespace, h.info.name, update,
+		registry.UpdateOptions{DryRun: len(opts.DryRun) > 0, Subresource: h.info.subresource})
+	if err != nil {
+		h.s.writeError(w, r, err)
+		return
+	}
+	h.s.writeObject(w, r, h.res, http.StatusOK, out)
+}
+
+// applyPatch applies one of the three patch types to a JSON document, with
+// upstream's error classes: a malformed patch is 400, a JSON patch that
+// cannot apply is 422.
+func applyPatch(pt types.PatchType, original, patch []byte, schemaObj runtime.Object) ([]byte, error) {
+	switch pt {
+	case types.JSONPatchType:
+		p, err := jsonpatch.DecodePatch(patch)
+		if err != nil {
+			return nil, apierrors.NewBadRequest(err.Error())
+		}
+		if len(p) > maxJSONPatchOperations {
+			return nil, apierrors.NewRequestEntityTooLargeError(
+				fmt.Sprintf("The allowed maximum operations in a JSON patch is %d, got %d", maxJSONPatchOperations, len(p)))
+		}
+		out, err := p.Apply(original)
+		if err != nil {
+			return nil, apierrors.NewGenericServerResponse(http.StatusUnprocessableEntity, "", schema.GroupResource{}, "", err.Error(), 0, false)
+		}
+		return out, nil
+	case types.MergePatchType:
+		out, err := jsonpatch.MergePatch(original, patch)
+		if err != nil {
+			return nil, apierrors.NewBadRequest(err.Error())
+		}
+		return out, nil
+	case types.StrategicMergePatchType:
+		out, err := strategicpatch.StrategicMergePatch(original, patch, schemaObj)
+		if err != nil {
+			switch err {
+			case mergepatch.ErrBadJSONDoc, mergepatch.ErrBadPatchFormatForPrimitiveList,
+				mergepatch.ErrBadPatchFormatForRetainKeys, mergepatch.ErrBadPatchFormatForSetElementOrderList,
+				mergepatch.ErrUnsupportedStrategicMergePatchFormat:
+				return nil, apierrors.NewBadRequest(err.Error())
+			}
+			return nil, apierrors.NewBadRequest(err.Error())
+		}
+		return out, nil
+	}
+	return nil, apierrors.NewBadRequest("unsupported patch type")
+}
+
+func joinTypes(ts []string) string {
+	out := ""
+	for i, t := range ts {
+		if i > 0 {
+			out += ", "
+		}
+		out += t
+	}
+	return out
+}

@@ -1,0 +1,31 @@
+package app
+
+import (
+	"github.com/terminus-project/terminus/internal/openapi"
+	"github.com/terminus-project/terminus/internal/registry"
+	autoscalingv1 "k8s.io/api/autoscaling/v1"
+)
+
+// servedVerbs is read-only.
+var servedVerbs = []string{"get", "list", "watch", "create", "update", "patch", "delete", "deletecollection"}
+
+// OpenAPIResources describes the registry's resources for the OpenAPI route
+// table.
+func OpenAPIResources(resources []*registry.Resource) []openapi.Resource {
+	out := make([]openapi.Resource, 0, len(resources))
+	for _, r := range resources {
+		or := openapi.Resource{
+			Group: r.GVR.Group, Version: r.GVR.Version, Resource: r.GVR.Resource, Kind: r.Kind,
+			Namespaced: r.Namespaced, Verbs: servedVerbs, Object: r.New(), List: r.NewList(),
+		}
+		for _, s := range r.Subresources {
+			sub := openapi.Subresource{Name: s.Name, Verbs: []string{"get", "update", "patch"}}
+			if s.Name == "scale" {
+				sub.Group, sub.Version, sub.Kind, sub.Object = s.GVK.Group, s.GVK.Version, s.GVK.Kind, &autoscalingv1.Scale{}
+			}
+			or.Subresources = append(or.Subresources, sub)
+		}
+		out = append(out, or)
+	}
+	return out
+}

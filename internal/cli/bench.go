@@ -1,0 +1,31 @@
+package cli
+
+import (
+	"io"
+
+	"github.com/spf13/cobra"
+
+	"github.com/terminus-project/terminus/internal/bench"
+)
+
+func newBenchCommand(stdout io.Writer) *cobra.Command {
+	var o bench.Options
+	cmd := &cobra.Command{
+		Use:   "bench",
+		Short: "Measure an API server (terminus or any Kubernetes): ready, create, watch-latency",
+		Long: `bench prints one JSON line per run.
+
+  ready          launch a server command (--launch) and time it to /readyz
+  create         create --count ConfigMaps with --concurrency workers
+  watch-latency  time from create start to the ADDED watch event`,
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			if err := o.Validate(); err != nil {
+				return err
+			}
+			return bench.Run(cmd.Context(), o, stdout)
+		},
+	}
+	o.AddFlags(cmd.Flags())
+	return cmd
+}

@@ -1,0 +1,108 @@
+package cli
+
+import (
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"strings"
+
+	"github.com/spf13/cobra"
+	"github.com/spf13/pflag"
+
+	"github.com/terminus-project/terminus/internal/app"
+)
+
+// ServeOptions are `terminus serve`'s flags, named as kube-apiserver names
+// them.
+type ServeOptions struct {
+	DataDir     string
+	BindAddress string
+	SecurePort  int
+	EtcdServers []string
+	Storage     string
+	LogLevel    string
+}
+
+// NewServeOptions returns the defaults.
+func NewServeOptions() *ServeOptions {
+	return &ServeOptions{
+		DataDir:     "./.terminus",
+		BindAddress: "127.0.0.1",
+		SecurePort:  6443,
+		Storage:     app.StorageEtcd,
+		LogLevel:    "warn",
+	}
+}
+
+// AddFlags registers the flags.
+func (o *ServeOptions) AddFlags(fs *pflag.FlagSet) {
+	fs.StringVar(&o.DataDir, "data-dir", o.DataDir, "directory for certificates, the admin kubeconfig and embedded etcd's data")
+	fs.StringVar(&o.BindAddress, "bind-address", o.BindAddress, "IP address to serve on")
+	fs.IntVar(&o.SecurePort, "secure-port", o.SecurePort, "HTTPS port; 0 picks a free port")
+	fs.StringSliceVar(&o.EtcdServers, "etcd-servers", o.EtcdServers, "external etcd endpoints (comma separated); empty runs embedded etcd in the data dir")
+	fs.StringVar(&o.Storage, "storage", o.Storage, "storage backend: etcd or memory (memory keeps nothing across restarts)")
+	fs.StringVar(&o.LogLevel, "log-level", o.LogLevel, "log level: debug, info, warn or error")
+}
+
+// Validate checks the flags.
+func (o *ServeOptions) Validate() error {
+	var errs []error
+	if o.DataDir == "" {
+		errs = append(errs, errors.New("--data-dir must not be empty"))
+	}
+	if net.ParseIP(o.BindAddress) == nil {
+		errs = append(errs, fmt.Errorf("--bind-address %q is not an IP address", o.BindAddress))
+	}
+	if o.SecurePort < 0 || o.SecurePort > 65535 {
+		errs = append(errs, fmt.Errorf("--secure-port %d is out of range 0-65535", o.SecurePort))
+	}
+	switch o.Storage {
+	case app.StorageEtcd:
+	case app.StorageMemory:
+		if len(o.EtcdServers) > 0 {
+			errs = append(errs, errors.New("--etcd-servers needs --storage=etcd"))
+		}
+	default:
+		errs = append(errs, fmt.Errorf("--storage %q: must be etcd or memory", o.Storage))
+	}
+	if _, err := parseLevel(o.LogLevel); err != nil {
+		errs = append(errs, err)
+	}
+	return errors.Join(errs...)
+}
+
+func parseLevel(s string) (slog.Level, error) {
+	var l slog.Level
+	if err := l.UnmarshalText([]byte(s)); err != nil {
+		return 0, fmt.Errorf("--log-level %q: must be debug, info, warn or error", s)
+	}
+	return l, nil
+}
+
+func newServeCommand(stdout, stderr io.Writer) *cobra.Command {
+	o := NewServeOptions()
+	cmd := &cobra.Command{
+		Use:   "serve",
+		Short: "Run the API server on embedded etcd (or external etcd, or memory)",
+		Args:  cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			if err := o.Validate(); err != nil {
+				return err
+			}
+			level, _ := parseLevel(o.LogLevel)
+			cfg := app.Config{
+				DataDir: o.DataDir, BindAddress: o.BindAddress, SecurePort: o.SecurePort,
+				EtcdServers: o.EtcdServers, Storage: o.Storage,
+				Version: versionInfo(), Logger: newLogger(stderr, level),
+			}
+			return app.Run(cmd.Context(), cfg, func(info app.Info) {
+				fmt.Fprintf(stdout, "terminus is serving at %s\nkubeconfig: %s\n  export KUBECONFIG=%s\n",
+					info.URL, info.Kubeconfig, strings.ReplaceAll(info.Kubeconfig, " ", `\ `))
+			})
+		},
+	}
+	o.AddFlags(cmd.Flags())
+	return cmd
+}

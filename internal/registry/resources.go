@@ -1,0 +1,198 @@
+package registry
+
+import (
+	appsv1 "k8s.io/api/apps/v1"
+	autoscalingv1 "k8s.io/api/autoscaling/v1"
+	batchv1 "k8s.io/api/batch/v1"
+	coordinationv1 "k8s.io/api/coordination/v1"
+	corev1 "k8s.io/api/core/v1"
+	discoveryv1 "k8s.io/api/discovery/v1"
+	eventsv1 "k8s.io/api/events/v1"
+	storagev1 "k8s.io/api/storage/v1"
+	"k8s.io/apimachinery/pkg/runtime"
+	"k8s.io/apimachinery/pkg/runtime/schema"
+)
+
+// GCPolicy is a resource's default garbage-collection policy when a DELETE
+// names none (spec B7).
+type GCPolicy int
+
+const (
+	// GCBackground: dependents are deleted in the background (the default).
+	GCBackground GCPolicy = iota
+	// GCOrphan: dependents are orphaned (Jobs, ReplicationControllers).
+	GCOrphan
+	// GCUnsupported: no GC finalizer is ever added (Events).
+	GCUnsupported
+)
+
+// Subresource is a served subresource of a resource.
+type Subresource struct {
+	// Name is "status" or "scale".
+	Name string
+	// GVK is the kind exchanged on the subresource; for status it is the
+	// parent's kind, for scale autoscaling/v1 Scale.
+	GVK schema.GroupVersionKind
+}
+
+// Resource describes one served resource: its identity for discovery and
+// routing, and the per-resource facts the generic store needs.
+type Resource struct {
+	GVR        schema.GroupVersionResource
+	Kind       string
+	ListKind   string
+	Namespaced bool
+	ShortNames []string
+	Categories []string
+	// SingularName is the lowercase kind, as discovery reports it.
+	SingularName string
+	Subresources []Subresource
+	// KeyPrefix is where objects live in storage, laid out as
+	// kube-apiserver lays them out (DESIGN decision 2), without a trailing
+	// slash: "/registry/configmaps", "/registry/minions", ...
+	KeyPrefix string
+
+	// HasGeneration: metadata.generation starts at 1 and bumps on spec
+	// changes (spec A7).
+	HasGeneration bool
+	// ReturnDeletedObject: an immediate DELETE answers with the deleted
+	// object rather than a success Status (spec B6).
+	ReturnDeletedObject bool
+	// GCPolicy is the default propagation (spec B7).
+	GCPolicy GCPolicy
+	// AllowUnconditionalUpdate: a PUT without resourceVersion is allowed
+	// (true for built-in types, spec A5).
+	AllowUnconditionalUpdate bool
+
+	// New and NewList return empty typed objects.
+	New     func() runtime.Object
+	NewList func() runtime.Object
+}
+
+// HasSubresource reports whether the resource serves the named subresource.
+func (r *Resource) HasSubresource(name string) (Subresource, bool) {
+	for _, s := range r.Subresources {
+		if s.Name == name {
+			return s, true
+		}
+	}
+	return Subresource{}, false
+}
+
+// GroupResource is the resource's group and plural name.
+func (r *Resource) GroupResource() schema.GroupResource { return r.GVR.GroupResource() }
+
+// GroupVersionKind is the resource's kind in its served version.
+func (r *Resource) GroupVersionKind() schema.GroupVersionKind {
+	return r.GVR.GroupVersion().WithKind(r.Kind)
+}
+
+var scaleGVK = autoscalingv1.SchemeGroupVersion.WithKind("Scale")
+
+// builtin describes one built-in resource compactly; BuiltinResources turns
+// it into a Resource.
+type builtin struct {
+	group, version, resource, kind string
+	namespaced                     bool
+	keyPrefix                      string
+	shortNames, categories         []string
+	status, scale                  bool
+	generation, returnDeleted      bool
+	gc                             GCPolicy
+	obj, list                      func() runtime.Object
+}
+
+// BuiltinResources is the table of built-in resources terminus serves
+// (issue 3's list). Short names and categories are upstream's, so that
+// `kubectl get all` and `kubectl get cm` work.
+func BuiltinResources() []*Resource {
+	all := []string{"all"}
+	table := []builtin{
+		{"", "v1", "namespaces", "Namespace", false, "/registry/namespaces", []string{"ns"}, nil, true, false, false, true, GCBackground,
+			func() runtime.Object { return &corev1.Namespace{} }, func() runtime.Object { return &corev1.NamespaceList{} }},
+		{"", "v1", "configmaps", "ConfigMap", true, "/registry/configmaps", []string{"cm"}, nil, false, false, false, false, GCBackground,
+			func() runtime.Object { return &corev1.ConfigMap{} }, func() runtime.Object { return &corev1.ConfigMapList{} }},
+		{"", "v1", "secrets", "Secret", true, "/registry/secrets", nil, nil, false, false, false, false, GCBackground,
+			func() runtime.Object { return &corev1.Secret{} }, func() runtime.Object { return &corev1.SecretList{} }},
+		{"", "v1", "serviceaccounts", "ServiceAccount", true, "/registry/serviceaccounts", []string{"sa"}, nil, false, false, false, true, GCBackground,
+			func() runtime.Object { return &corev1.ServiceAccount{} }, func() runtime.Object { return &corev1.ServiceAccountList{} }},
+		{"", "v1", "pods", "Pod", true, "/registry/pods", []string{"po"}, all, true, false, true, true, GCBackground,
+			func() runtime.Object { return &corev1.Pod{} }, func() runtime.Object { return &corev1.PodList{} }},
+		{"", "v1", "replicationcontrollers", "ReplicationController", true, "/registry/controllers", []string{"rc"}, all, true, true, true, false, GCOrphan,
+			func() runtime.Object { return &corev1.ReplicationController{} }, func() runtime.Object { return &corev1.ReplicationControllerList{} }},
+		{"", "v1", "services", "Service", true, "/registry/services/specs", []string{"svc"}, all, true, false, false, true, GCBackground,
+			func() runtime.Object { return &corev1.Service{} }, func() runtime.Object { return &corev1.ServiceList{} }},
+		{"", "v1", "endpoints", "Endpoints", true, "/registry/services/endpoints", []string{"ep"}, nil, false, false, false, false, GCBackground,
+			func() runtime.Object { return &corev1.Endpoints{} }, func() runtime.Object { return &corev1.EndpointsList{} }},
+		{"", "v1", "events", "Event", true, "/registry/events", []string{"ev"}, nil, false, false, false, false, GCUnsupported,
+			func() runtime.Object { return &corev1.Event{} }, func() runtime.Object { return &corev1.EventList{} }},
+		{"", "v1", "nodes", "Node", false, "/registry/minions", []string{"no"}, nil, true, false, false, false, GCBackground,
+			func() runtime.Object { return &corev1.Node{} }, func() runtime.Object { return &corev1.NodeList{} }},
+		{"", "v1", "persistentvolumes", "PersistentVolume", false, "/registry/persistentvolumes", []string{"pv"}, nil, true, false, false, true, GCBackground,
+			func() runtime.Object { return &corev1.PersistentVolume{} }, func() runtime.Object { return &corev1.PersistentVolumeList{} }},
+		{"", "v1", "persistentvolumeclaims", "PersistentVolumeClaim", true, "/registry/persistentvolumeclaims", []string{"pvc"}, nil, true, false, false, true, GCBackground,
+			func() runtime.Object { return &corev1.PersistentVolumeClaim{} }, func() runtime.Object { return &corev1.PersistentVolumeClaimList{} }},
+		{"", "v1", "podtemplates", "PodTemplate", true, "/registry/podtemplates", nil, nil, false, false, true, true, GCBackground,
+			func() runtime.Object { return &corev1.PodTemplate{} }, func() runtime.Object { return &corev1.PodTemplateList{} }},
+		// events.k8s.io shares no storage with core events here: see
+		// docs/decisions/0001-events-storage.md.
+		{"events.k8s.io", "v1", "events", "Event", true, "/registry/events.k8s.io/events", []string{"ev"}, nil, false, false, false, false, GCUnsupported,
+			func() runtime.Object { return &eventsv1.Event{} }, func() runtime.Object { return &eventsv1.EventList{} }},
+		{"apps", "v1", "deployments", "Deployment", true, "/registry/deployments", []string{"deploy"}, all, true, true, true, false, GCBackground,
+			func() runtime.Object { return &appsv1.Deployment{} }, func() runtime.Object { return &appsv1.DeploymentList{} }},
+		{"apps", "v1", "replicasets", "ReplicaSet", true, "/registry/replicasets", []string{"rs"}, all, true, true, true, false, GCBackground,
+			func() runtime.Object { return &appsv1.ReplicaSet{} }, func() runtime.Object { return &appsv1.ReplicaSetList{} }},
+		{"apps", "v1", "statefulsets", "StatefulSet", true, "/registry/statefulsets", []string{"sts"}, all, true, true, true, false, GCBackground,
+			func() runtime.Object { return &appsv1.StatefulSet{} }, func() runtime.Object { return &appsv1.StatefulSetList{} }},
+		{"apps", "v1", "daemonsets", "DaemonSet", true, "/registry/daemonsets", []string{"ds"}, all, true, false, true, false, GCBackground,
+			func() runtime.Object { return &appsv1.DaemonSet{} }, func() runtime.Object { return &appsv1.DaemonSetList{} }},
+		{"batch", "v1", "jobs", "Job", true, "/registry/jobs", nil, all, true, false, true, false, GCOrphan,
+			func() runtime.Object { return &batchv1.Job{} }, func() runtime.Object { return &batchv1.JobList{} }},
+		{"batch", "v1", "cronjobs", "CronJob", true, "/registry/cronjobs", []string{"cj"}, all, true, false, true, false, GCBackground,
+			func() runtime.Object { return &batchv1.CronJob{} }, func() runtime.Object { return &batchv1.CronJobList{} }},
+		{"coordination.k8s.io", "v1", "leases", "Lease", true, "/registry/leases", nil, nil, false, false, false, false, GCBackground,
+			func() runtime.Object { return &coordinationv1.Lease{} }, func() runtime.Object { return &coordinationv1.LeaseList{} }},
+		{"discovery.k8s.io", "v1", "endpointslices", "EndpointSlice", true, "/registry/endpointslices", nil, nil, false, false, false, false, GCBackground,
+			func() runtime.Object { return &discoveryv1.EndpointSlice{} }, func() runtime.Object { return &discoveryv1.EndpointSliceList{} }},
+		{"storage.k8s.io", "v1", "storageclasses", "StorageClass", false, "/registry/storageclasses", []string{"sc"}, nil, false, false, false, true, GCBackground,
+			func() runtime.Object { return &storagev1.StorageClass{} }, func() runtime.Object { return &storagev1.StorageClassList{} }},
+	}
+	out := make([]*Resource, 0, len(table))
+	for _, b := range table {
+		gv := schema.GroupVersion{Group: b.group, Version: b.version}
+		r := &Resource{
+			GVR:                      gv.WithResource(b.resource),
+			Kind:                     b.kind,
+			ListKind:                 b.kind + "List",
+			Namespaced:               b.namespaced,
+			ShortNames:               b.shortNames,
+			Categories:               b.categories,
+			SingularName:             lower(b.kind),
+			KeyPrefix:                b.keyPrefix,
+			HasGeneration:            b.generation,
+			ReturnDeletedObject:      b.returnDeleted,
+			GCPolicy:                 b.gc,
+			AllowUnconditionalUpdate: true,
+			New:                      b.obj,
+			NewList:                  b.list,
+		}
+		if b.status {
+			r.Subresources = append(r.Subresources, Subresource{Name: "status", GVK: gv.WithKind(b.kind)})
+		}
+		if b.scale {
+			r.Subresources = append(r.Subresources, Subresource{Name: "scale", GVK: scaleGVK})
+		}
+		out = append(out, r)
+	}
+	return out
+}
+
+func lower(s string) string {
+	b := []byte(s)
+	for i, c := range b {
+		if 'A' <= c && c <= 'Z' {
+			b[i] = c + 'a' - 'A'
+		}
+	}
+	return string(b)
+}
