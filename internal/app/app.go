@@ -165,6 +165,14 @@ func Run(ctx context.Context, cfg Config, started func(Info)) error {
 		stopReg()
 		regDone.Wait()
 	}()
+	if err := reg.WaitSynced(ctx); err != nil {
+		ln.Close()
+		return fmt.Errorf("waiting for watch caches: %w", err)
+	}
+	if err := bootstrap(ctx, reg); err != nil {
+		ln.Close()
+		return err
+	}
 	g.Go(func() error {
 		err := httpSrv.Serve(tls.NewListener(ln, httpSrv.TLSConfig))
 		if errors.Is(err, http.ErrServerClosed) {

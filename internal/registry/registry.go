@@ -102,3 +102,23 @@ func setResourceVersion(obj runtime.Object, rev int64) {
 }
 
 type metav1StatusCause = metav1.StatusCause
+
+// WaitSynced blocks until every watch cache has its first list or ctx ends.
+func (r *Registry) WaitSynced(ctx context.Context) error {
+	for _, s := range r.order {
+		for {
+			s.cache.mu.RLock()
+			synced, ch := s.cache.synced, s.cache.advanced
+			s.cache.mu.RUnlock()
+			if synced {
+				break
+			}
+			select {
+			case <-ctx.Done():
+				return ctx.Err()
+			case <-ch:
+			}
+		}
+	}
+	return nil
+}
