@@ -56,6 +56,10 @@ const (
 	// EventError ends a watch: Event.Err says why (ErrCompacted when the
 	// watch fell behind compaction). No event follows it.
 	EventError
+	// EventProgress carries no change: KV.ModRevision is a revision up to
+	// which every change under the watched prefix has been delivered. It
+	// is sent only after ProgressRequester.RequestProgress.
+	EventProgress
 )
 
 // Event is one change seen by a watch.
@@ -96,7 +100,22 @@ type ListResult struct {
 	More bool
 }
 
+// ProgressRequester is implemented by stores whose watches can report
+// progress. A watch cache needs it to know that it has seen every change
+// up to a revision even when its prefix had no change there (a LIST of one
+// resource returns the global revision, and the next WATCH starts there).
+type ProgressRequester interface {
+	// RequestProgress asks every open watch of the store to send an
+	// EventProgress soon.
+	RequestProgress(ctx context.Context) error
+}
+
 // Store is the contract. Every method is safe for concurrent use.
+//
+// Values: a Store does not keep the caller's value slice after a write
+// returns, and the Value slices it returns (Get, List, watch events) may be
+// shared with other readers, so callers must treat them as read-only. This
+// lets storage/memory hand out what it holds without a copy per read.
 type Store interface {
 	// Get returns the current value of key, or ErrNotFound.
 	Get(ctx context.Context, key string) (KeyValue, error)
@@ -124,8 +143,11 @@ type Store interface {
 	CurrentRevision(ctx context.Context) (int64, error)
 	// Compact discards history before revision, as etcd does (current
 	// values stay): afterwards a List with 0 < Revision < revision, and a
-	// Watch with afterRevision+1 < revision, give ErrCompacted.
+	// Watch with afterRevision+1 < revision, give ErrCompacted. As in
+	// etcd, compacting at or below an earlier compaction gives
+	// ErrCompacted and beyond the current revision ErrFutureRevision.
 	Compact(ctx context.Context, revision int64) error
-	// Close releases the store's resources; watches end.
+	// Close releases the store's resources; watches end (their channels
+	// close). Calling it again is harmless.
 	Close() error
 }

@@ -1,0 +1,420 @@
+// Package bench implements `terminus bench`: small, repeatable benchmarks
+// that run against any Kubernetes API server (terminus or a real
+// kube-apiserver) using nothing but client-go, so numbers from both are
+// directly comparable.
+//
+// Scenarios:
+//
+//   - ready: launch a server command and time how long until GET /readyz
+//     answers 200 with the credentials from the kubeconfig it writes, then
+//     sample its resident memory.
+//   - create: create N ConfigMaps with C concurrent workers and report
+//     throughput and per-request latency percentiles.
+//   - watch-latency: watch ConfigMaps, create N of them, and report the
+//     delay from just before each Create until its ADDED event arrives.
+//
+// Each run prints one JSON object per line to the output writer, so
+// results can be appended to a file and compared with jq.
+package bench
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"math/rand/v2"
+	"net/http"
+	"sync/atomic"
+	"time"
+
+	"github.com/spf13/pflag"
+	corev1 "k8s.io/api/core/v1"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/client-go/kubernetes"
+	"k8s.io/client-go/rest"
+	"k8s.io/client-go/tools/clientcmd"
+)
+
+// Scenario names accepted by --scenario.
+const (
+	ScenarioReady        = "ready"
+	ScenarioCreate       = "create"
+	ScenarioWatchLatency = "watch-latency"
+)
+
+// Values accepted by --content-type.
+const (
+	ContentTypeJSON     = "json"
+	ContentTypeProtobuf = "protobuf"
+)
+
+// Defaults applied when the corresponding option is zero.
+const (
+	DefaultCreateCount       = 5000
+	DefaultWatchCount        = 1000
+	DefaultCreateConcurrency = 16
+	// Watch latency is measured sequentially by default so that it
+	// reflects the event pipeline rather than queueing under load.
+	DefaultWatchConcurrency = 1
+	DefaultPayloadBytes     = 512
+	DefaultReadyTimeout     = 2 * time.Minute
+	DefaultIdleSettle       = 2 * time.Second
+)
+
+// Labels put on everything the benchmark creates, so cleanup can find its
+// objects (and only its objects) even in a shared namespace.
+const (
+	labelManagedBy = "app.kubernetes.io/managed-by"
+	managedByValue = "terminus-bench"
+	labelRun       = "terminus-bench/run"
+	namespacePref  = "terminus-bench-"
+	userAgent      = "terminus-bench"
+	// cleanupTimeout bounds cleanup, which runs on a context detached from
+	// the (possibly cancelled) benchmark context so that Ctrl-C still
+	// removes what was created.
+	cleanupTimeout = 2 * time.Minute
+)
+
+// Options configures a benchmark. The zero value of a numeric field means
+// "use the scenario's default".
+type Options struct {
+	// Kubeconfig is the kubeconfig for create and watch-latency. Empty
+	// means the usual client-go rules ($KUBECONFIG, then ~/.kube/config).
+	Kubeconfig string
+	// Scenario is one of ScenarioReady, ScenarioCreate, ScenarioWatchLatency.
+	Scenario string
+	// Count is the number of ConfigMaps per run.
+	Count int
+	// Concurrency is the number of concurrent writers.
+	Concurrency int
+	// Namespace to work in. Empty means create a fresh
+	// "terminus-bench-<random>" namespace and delete it at the end.
+	Namespace string
+	// Runs repeats the scenario; each run prints its own line.
+	Runs int
+	// PayloadBytes is the size of each ConfigMap's data value.
+	PayloadBytes int
+	// ContentType is the wire encoding for create and watch-latency:
+	// "json" (default) or "protobuf". JSON is the default because every
+	// Kubernetes-compatible server must speak it, whereas client-go
+	// v0.37's typed clients would otherwise silently prefer protobuf.
+	ContentType string
+
+	// Launch is the command line that starts a server (ready scenario).
+	// It is split like a shell would split words (quotes and backslashes
+	// are honoured, no expansion) and executed directly, so the measured
+	// PID is the server itself rather than a wrapper shell. "{tmpdir}" is
+	// replaced by a fresh, per-run temporary directory that is removed
+	// afterwards, which makes first-start measurements repeatable.
+	Launch string
+	// LaunchKubeconfig is where the launched command writes its kubeconfig
+	// ("{tmpdir}" is substituted as in Launch).
+	LaunchKubeconfig string
+	// ReadyTimeout bounds the wait for /readyz.
+	ReadyTimeout time.Duration
+	// IdleSettle is how long after readiness the idle RSS is sampled.
+	IdleSettle time.Duration
+}
+
+// AddFlags registers the bench flags on fs.
+func (o *Options) AddFlags(fs *pflag.FlagSet) {
+	fs.StringVar(&o.Kubeconfig, "kubeconfig", o.Kubeconfig, "kubeconfig of the server to benchmark (create, watch-latency); default $KUBECONFIG or ~/.kube/config")
+	fs.StringVar(&o.Scenario, "scenario", o.Scenario, "benchmark to run: ready, create or watch-latency")
+	fs.IntVar(&o.Count, "count", o.Count, fmt.Sprintf("ConfigMaps per run (default %d for create, %d for watch-latency)", DefaultCreateCount, DefaultWatchCount))
+	fs.IntVar(&o.Concurrency, "concurrency", o.Concurrency, fmt.Sprintf("concurrent writers (default %d for create, %d for watch-latency)", DefaultCreateConcurrency, DefaultWatchConcurrency))
+	fs.StringVar(&o.Namespace, "namespace", o.Namespace, "existing namespace to use (default: create terminus-bench-<random> and delete it afterwards)")
+	fs.IntVar(&o.Runs, "runs", o.Runs, "number of runs; one JSON line is printed per run (default 1)")
+	fs.IntVar(&o.PayloadBytes, "payload-bytes", o.PayloadBytes, fmt.Sprintf("bytes of data per ConfigMap (default %d)", DefaultPayloadBytes))
+	fs.StringVar(&o.ContentType, "content-type", o.ContentType, "wire encoding for create and watch-latency: json or protobuf (default json)")
+	fs.StringVar(&o.Launch, "launch", o.Launch, `ready: command line that starts the server, e.g. "terminus serve --data-dir {tmpdir}"`)
+	fs.StringVar(&o.LaunchKubeconfig, "launch-kubeconfig", o.LaunchKubeconfig, "ready: path of the kubeconfig the launched command writes")
+	fs.DurationVar(&o.ReadyTimeout, "ready-timeout", o.ReadyTimeout, fmt.Sprintf("ready: give up if /readyz is not OK within this time (default %s)", DefaultReadyTimeout))
+	fs.DurationVar(&o.IdleSettle, "idle-settle", o.IdleSettle, fmt.Sprintf("ready: wait this long after ready before sampling idle RSS (default %s)", DefaultIdleSettle))
+}
+
+// Validate checks the options without touching the network.
+func (o *Options) Validate() error {
+	var errs []error
+	switch o.Scenario {
+	case ScenarioReady:
+		if o.Launch == "" {
+			errs = append(errs, errors.New("--launch is required for the ready scenario"))
+		} else if args, err := splitCommandLine(o.Launch); err != nil {
+			errs = append(errs, fmt.Errorf("--launch: %w", err))
+		} else if len(args) == 0 {
+			errs = append(errs, errors.New("--launch is empty"))
+		}
+		if o.LaunchKubeconfig == "" {
+			errs = append(errs, errors.New("--launch-kubeconfig is required for the ready scenario"))
+		}
+	case ScenarioCreate, ScenarioWatchLatency:
+		if o.Launch != "" || o.LaunchKubeconfig != "" {
+			errs = append(errs, fmt.Errorf("--launch and --launch-kubeconfig only apply to the ready scenario, not %q", o.Scenario))
+		}
+	case "":
+		errs = append(errs, errors.New("--scenario is required (ready, create or watch-latency)"))
+	default:
+		errs = append(errs, fmt.Errorf("unknown --scenario %q (want ready, create or watch-latency)", o.Scenario))
+	}
+	switch o.ContentType {
+	case "", ContentTypeJSON, ContentTypeProtobuf:
+	default:
+		errs = append(errs, fmt.Errorf("unknown --content-type %q (want json or protobuf)", o.ContentType))
+	}
+	if o.Count < 0 {
+		errs = append(errs, fmt.Errorf("--count must be positive, got %d", o.Count))
+	}
+	if o.Concurrency < 0 {
+		errs = append(errs, fmt.Errorf("--concurrency must be positive, got %d", o.Concurrency))
+	}
+	if o.Runs < 0 {
+		errs = append(errs, fmt.Errorf("--runs must be positive, got %d", o.Runs))
+	}
+	if o.PayloadBytes < 0 {
+		errs = append(errs, fmt.Errorf("--payload-bytes must not be negative, got %d", o.PayloadBytes))
+	}
+	if o.ReadyTimeout < 0 || o.IdleSettle < 0 {
+		errs = append(errs, errors.New("--ready-timeout and --idle-settle must not be negative"))
+	}
+	return errors.Join(errs...)
+}
+
+// withDefaults returns a copy with zero values replaced by defaults.
+func (o Options) withDefaults() Options {
+	watch := o.Scenario == ScenarioWatchLatency
+	if o.Count == 0 {
+		o.Count = DefaultCreateCount
+		if watch {
+			o.Count = DefaultWatchCount
+		}
+	}
+	if o.Concurrency == 0 {
+		o.Concurrency = DefaultCreateConcurrency
+		if watch {
+			o.Concurrency = DefaultWatchConcurrency
+		}
+	}
+	if o.Runs == 0 {
+		o.Runs = 1
+	}
+	if o.PayloadBytes == 0 {
+		o.PayloadBytes = DefaultPayloadBytes
+	}
+	if o.ContentType == "" {
+		o.ContentType = ContentTypeJSON
+	}
+	if o.ReadyTimeout == 0 {
+		o.ReadyTimeout = DefaultReadyTimeout
+	}
+	if o.IdleSettle == 0 {
+		o.IdleSettle = DefaultIdleSettle
+	}
+	return o
+}
+
+// Run executes the benchmark described by o and writes one JSON line per
+// run to out. It removes what it created even when ctx is cancelled.
+func Run(ctx context.Context, o Options, out io.Writer) error {
+	if err := o.Validate(); err != nil {
+		return err
+	}
+	o = o.withDefaults()
+	if o.Scenario == ScenarioReady {
+		return runReady(ctx, o, out)
+	}
+
+	loading := clientcmd.NewDefaultClientConfigLoadingRules()
+	loading.ExplicitPath = o.Kubeconfig
+	cfg, err := clientcmd.NewNonInteractiveDeferredLoadingClientConfig(loading, &clientcmd.ConfigOverrides{}).ClientConfig()
+	if err != nil {
+		return fmt.Errorf("load kubeconfig: %w", err)
+	}
+	proto := &protoRecorder{}
+	tuneConfig(cfg, proto, o.ContentType)
+	client, err := kubernetes.NewForConfig(cfg)
+	if err != nil {
+		return fmt.Errorf("create client: %w", err)
+	}
+	return runAPI(ctx, o, out, client, target{server: hostOf(cfg), protocol: proto.get})
+}
+
+// tuneConfig prepares a rest.Config for load generation.
+func tuneConfig(cfg *rest.Config, proto *protoRecorder, contentType string) {
+	// Set explicitly: left empty, client-go v0.37 typed clients switch to
+	// protobuf per request, which not every compatible server supports.
+	switch contentType {
+	case ContentTypeProtobuf:
+		cfg.ContentType = "application/vnd.kubernetes.protobuf"
+		cfg.AcceptContentTypes = "application/vnd.kubernetes.protobuf,application/json"
+	default:
+		cfg.ContentType = "application/json"
+		cfg.AcceptContentTypes = "application/json"
+	}
+	// A negative QPS disables client-go's client-side token bucket
+	// (default 5 QPS / burst 10), which would otherwise be what we measure.
+	cfg.QPS = -1
+	cfg.Burst = 0
+	cfg.RateLimiter = nil
+	cfg.UserAgent = userAgent
+	// Requests share one HTTP/2 connection (client-go's transport dials
+	// one per host); the negotiated protocol is reported so readers know
+	// whether C workers were multiplexed or spread over HTTP/1.1 conns.
+	cfg.Wrap(proto.wrap)
+}
+
+// target describes the server under test for result lines.
+type target struct {
+	server   string
+	protocol func() string
+}
+
+// runAPI runs the create or watch-latency scenario against client.
+func runAPI(ctx context.Context, o Options, out io.Writer, client kubernetes.Interface, tgt target) (err error) {
+	// Fetching the version first fails fast on a wrong kubeconfig and
+	// warms the connection so the first Create does not pay for the TLS
+	// handshake.
+	v, err := client.Discovery().ServerVersion()
+	if err != nil {
+		return fmt.Errorf("get server version from %s: %w", tgt.server, err)
+	}
+
+	ns := o.Namespace
+	if ns == "" {
+		if ns, err = createNamespace(ctx, client); err != nil {
+			return err
+		}
+		defer func() {
+			cctx, cancel := cleanupContext(ctx)
+			defer cancel()
+			// Not waiting for the namespace to disappear: servers without a
+			// namespace controller would leave it Terminating forever. Our
+			// objects are already gone by then (deleted per run).
+			derr := client.CoreV1().Namespaces().Delete(cctx, ns, metav1.DeleteOptions{})
+			if derr != nil && !apierrors.IsNotFound(derr) {
+				err = errors.Join(err, fmt.Errorf("delete namespace %s: %w", ns, derr))
+			}
+		}()
+	}
+
+	payload := makePayload(o.PayloadBytes)
+	for run := 1; run <= o.Runs; run++ {
+		started := time.Now()
+		rc := runConfig{
+			client:  client,
+			ns:      ns,
+			runID:   fmt.Sprintf("%s-%d", randomSuffix(5), run),
+			count:   o.Count,
+			workers: o.Concurrency,
+			payload: payload,
+		}
+		var metrics []metric
+		var runErr error
+		switch o.Scenario {
+		case ScenarioCreate:
+			metrics, runErr = runCreate(ctx, rc)
+		case ScenarioWatchLatency:
+			metrics, runErr = runWatchLatency(ctx, rc)
+		}
+		cleanupErr := rc.cleanup(ctx)
+		if runErr != nil {
+			return errors.Join(fmt.Errorf("run %d: %w", run, runErr), cleanupErr)
+		}
+		if cleanupErr != nil {
+			return fmt.Errorf("run %d: %w", run, cleanupErr)
+		}
+		if tgt.protocol != nil {
+			metrics = append(metrics, metric{"protocol", tgt.protocol()})
+		}
+		res := result{
+			Scenario:      o.Scenario,
+			Run:           run,
+			Server:        tgt.server,
+			ServerVersion: v.GitVersion,
+			Count:         o.Count,
+			Concurrency:   o.Concurrency,
+			Metrics:       append([]metric{{"namespace", ns}, {"payload_bytes", o.PayloadBytes}, {"content_type", o.ContentType}}, metrics...),
+			Time:          started,
+		}
+		if err := res.write(out); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// createNamespace creates a uniquely named namespace. It deliberately does
+// not wait for status.phase=Active: servers without a namespace
+// controller may never set it, and creating objects does not need it.
+func createNamespace(ctx context.Context, client kubernetes.Interface) (string, error) {
+	var lastErr error
+	for range 3 { // a name collision is astronomically unlikely; retry anyway
+		ns := &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{
+			Name:   namespacePref + randomSuffix(8),
+			Labels: map[string]string{labelManagedBy: managedByValue},
+		}}
+		created, err := client.CoreV1().Namespaces().Create(ctx, ns, metav1.CreateOptions{})
+		if err == nil {
+			return created.Name, nil
+		}
+		if !apierrors.IsAlreadyExists(err) {
+			return "", fmt.Errorf("create namespace %s: %w", ns.Name, err)
+		}
+		lastErr = err
+	}
+	return "", fmt.Errorf("create namespace: %w", lastErr)
+}
+
+// cleanupContext detaches from ctx so cleanup still runs after Ctrl-C.
+func cleanupContext(ctx context.Context) (context.Context, context.CancelFunc) {
+	return context.WithTimeout(context.WithoutCancel(ctx), cleanupTimeout)
+}
+
+// hostOf returns the host:port of the server a config points at.
+func hostOf(cfg *rest.Config) string {
+	u, _, err := rest.DefaultServerUrlFor(cfg)
+	if err != nil {
+		return cfg.Host
+	}
+	return u.Host
+}
+
+// protoRecorder remembers the HTTP protocol of the most recent response.
+type protoRecorder struct{ last atomic.Pointer[string] }
+
+func (p *protoRecorder) get() string {
+	if v := p.last.Load(); v != nil {
+		return *v
+	}
+	return ""
+}
+
+func (p *protoRecorder) wrap(next http.RoundTripper) http.RoundTripper {
+	return roundTripperFunc(func(req *http.Request) (*http.Response, error) {
+		resp, err := next.RoundTrip(req)
+		if err == nil {
+			proto := resp.Proto
+			p.last.Store(&proto)
+		}
+		return resp, err
+	})
+}
+
+type roundTripperFunc func(*http.Request) (*http.Response, error)
+
+func (f roundTripperFunc) RoundTrip(req *http.Request) (*http.Response, error) { return f(req) }
+
+const randomAlphabet = "abcdefghijklmnopqrstuvwxyz0123456789"
+
+// randomSuffix returns n random DNS-label-safe characters.
+func randomSuffix(n int) string {
+	b := make([]byte, n)
+	for i := range b {
+		b[i] = randomAlphabet[rand.IntN(len(randomAlphabet))]
+	}
+	return string(b)
+}
+
+// makePayload returns n random printable bytes. Random rather than
+// repeated so that any compression along the way cannot flatter a server.
+func makePayload(n int) string { return randomSuffix(n) }
