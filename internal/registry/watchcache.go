@@ -117,7 +117,8 @@ func (c *watchCache) syncOnce(ctx context.Context, prefix string) error {
 	c.head, c.size = 0, 0
 	c.oldest = list.Revision
 	c.synced = true
-	c.advanceLocked(list.Revision)
+	c.rev = list.Revision
+	c.broadcastLocked()
 	c.mu.Unlock()
 
 	for {
@@ -212,6 +213,11 @@ func (c *watchCache) advanceLocked(rev int64) {
 		return
 	}
 	c.rev = rev
+	c.broadcastLocked()
+}
+
+// broadcastLocked wakes every waiter on the cache's state.
+func (c *watchCache) broadcastLocked() {
 	close(c.advanced)
 	c.advanced = make(chan struct{})
 }
