@@ -10,6 +10,7 @@ import (
 	"fmt"
 	"log/slog"
 	"net/http"
+	"net/http/pprof"
 	"strings"
 	"time"
 
@@ -54,6 +55,8 @@ type Config struct {
 	Gatherer      prometheus.Gatherer
 	// MaxRequestBodyBytes caps request bodies (upstream: 3 MiB).
 	MaxRequestBodyBytes int64
+	// Profiling serves /debug/pprof, as kube-apiserver's --profiling.
+	Profiling bool
 	// MinWatchTimeout is the lower bound of the random watch lifetime
 	// when a client gives no timeoutSeconds (spec I3: 30–60 min).
 	MinWatchTimeout time.Duration
@@ -136,6 +139,13 @@ func New(cfg Config) (*Server, error) {
 	s.mux.Handle("/readyz", s.healthHandler("readyz", cfg.ReadyChecks))
 	s.mux.Handle("/readyz/", s.healthHandler("readyz", cfg.ReadyChecks))
 	s.mux.Handle("/metrics", s.metricsHandler())
+	if cfg.Profiling {
+		s.mux.HandleFunc("/debug/pprof/", pprof.Index)
+		s.mux.HandleFunc("/debug/pprof/cmdline", pprof.Cmdline)
+		s.mux.HandleFunc("/debug/pprof/profile", pprof.Profile)
+		s.mux.HandleFunc("/debug/pprof/symbol", pprof.Symbol)
+		s.mux.HandleFunc("/debug/pprof/trace", pprof.Trace)
+	}
 	s.mux.HandleFunc("/api", s.serveAPIVersions)
 	s.mux.HandleFunc("/api/", s.serveAPI)
 	s.mux.HandleFunc("/apis", s.serveAPIGroupList)

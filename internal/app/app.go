@@ -51,8 +51,10 @@ type Config struct {
 	// Storage is StorageEtcd or StorageMemory.
 	Storage string
 	Version version.Info
-	Logger  *slog.Logger
-	Clock   clock.WithTicker
+	// Profiling serves /debug/pprof to authenticated clients.
+	Profiling bool
+	Logger    *slog.Logger
+	Clock     clock.WithTicker
 }
 
 // Info says where a started server is.
@@ -119,6 +121,7 @@ func Run(ctx context.Context, cfg Config, started func(Info)) error {
 		},
 		Clock:      cfg.Clock,
 		Logger:     log,
+		Profiling:  cfg.Profiling,
 		Registerer: promReg,
 		Gatherer:   promReg,
 	})

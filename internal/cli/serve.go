@@ -23,6 +23,7 @@ type ServeOptions struct {
 	EtcdServers []string
 	Storage     string
 	LogLevel    string
+	Profiling   bool
 }
 
 // NewServeOptions returns the defaults.
@@ -33,6 +34,7 @@ func NewServeOptions() *ServeOptions {
 		SecurePort:  6443,
 		Storage:     app.StorageEtcd,
 		LogLevel:    "warn",
+		Profiling:   true,
 	}
 }
 
@@ -43,6 +45,7 @@ func (o *ServeOptions) AddFlags(fs *pflag.FlagSet) {
 	fs.IntVar(&o.SecurePort, "secure-port", o.SecurePort, "HTTPS port; 0 picks a free port")
 	fs.StringSliceVar(&o.EtcdServers, "etcd-servers", o.EtcdServers, "external etcd endpoints (comma separated); empty runs embedded etcd in the data dir")
 	fs.StringVar(&o.Storage, "storage", o.Storage, "storage backend: etcd or memory (memory keeps nothing across restarts)")
+	fs.BoolVar(&o.Profiling, "profiling", o.Profiling, "serve profiles at /debug/pprof (authenticated)")
 	fs.StringVar(&o.LogLevel, "log-level", o.LogLevel, "log level: debug, info, warn or error")
 }
 
@@ -94,7 +97,7 @@ func newServeCommand(stdout, stderr io.Writer) *cobra.Command {
 			level, _ := parseLevel(o.LogLevel)
 			cfg := app.Config{
 				DataDir: o.DataDir, BindAddress: o.BindAddress, SecurePort: o.SecurePort,
-				EtcdServers: o.EtcdServers, Storage: o.Storage,
+				EtcdServers: o.EtcdServers, Storage: o.Storage, Profiling: o.Profiling,
 				Version: versionInfo(), Logger: newLogger(stderr, level),
 			}
 			return app.Run(cmd.Context(), cfg, func(info app.Info) {
