@@ -95,7 +95,7 @@ func applyPatch(pt types.PatchType, original, patch []byte, schemaObj runtime.Ob
 			return nil, apierrors.NewRequestEntityTooLargeError(
 				fmt.Sprintf("The allowed maximum operations in a JSON patch is %d, got %d", maxJSONPatchOperations, len(p)))
 		}
-		out, err := p.Apply(original)
+		out, err := applyJSONPatch(p, original)
 		if err != nil {
 			return nil, apierrors.NewGenericServerResponse(http.StatusUnprocessableEntity, "", schema.GroupResource{}, "", err.Error(), 0, false)
 		}
@@ -131,4 +131,16 @@ func joinTypes(ts []string) string {
 		out += t
 	}
 	return out
+}
+
+// applyJSONPatch applies p, turning a panic of the patch library (it has
+// some on malformed operations, e.g. a "test" without a value) into an
+// error: bad input must never be a 500.
+func applyJSONPatch(p jsonpatch.Patch, doc []byte) (out []byte, err error) {
+	defer func() {
+		if v := recover(); v != nil {
+			out, err = nil, fmt.Errorf("invalid JSON patch: %v", v)
+		}
+	}()
+	return p.Apply(doc)
 }
