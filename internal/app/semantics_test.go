@@ -475,3 +475,59 @@ func currentRV(t *testing.T, s *testServer) int64 {
 	}
 	return rv(t, l.ResourceVersion)
 }
+
+func TestFinalizerHold(t *testing.T) {
+	s := startServer(t)
+	ctx := context.Background()
+	cms := s.client.CoreV1().ConfigMaps("default")
+	in := cm("held", nil)
+	in.Finalizers = []string{"example.com/hold"}
+	created, err := cms.Create(ctx, in, metav1.CreateOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := cms.Delete(ctx, "held", metav1.DeleteOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	held, err := cms.Get(ctx, "held", metav1.GetOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if held.DeletionTimestamp == nil || held.DeletionGracePeriodSeconds == nil || *held.DeletionGracePeriodSeconds != 0 {
+		t.Fatalf("A9: deletionTimestamp %v grace %v", held.DeletionTimestamp, held.DeletionGracePeriodSeconds)
+	}
+	t.Run("A2 a terminating object holds its name", func(t *testing.T) {
+		_, err := cms.Create(ctx, cm("held", nil), metav1.CreateOptions{})
+		if !apierrors.IsAlreadyExists(err) || err.Error() != `object is being deleted: configmaps "held" already exists` {
+			t.Fatalf("got %v", err)
+		}
+	})
+	t.Run("C2 no new finalizers", func(t *testing.T) {
+		again := held.DeepCopy()
+		again.Finalizers = append(again.Finalizers, "example.com/c")
+		_, err := cms.Update(ctx, again, metav1.UpdateOptions{})
+		want := `ConfigMap "held" is invalid: metadata.finalizers: Forbidden: no new finalizers can be added if the object is being deleted, found new finalizers []string{"example.com/c"}`
+		if !apierrors.IsInvalid(err) || err.Error() != want {
+			t.Fatalf("got %v", err)
+		}
+	})
+	t.Run("C5 removing the last finalizer deletes with one DELETED event", func(t *testing.T) {
+		w, err := cms.Watch(ctx, metav1.ListOptions{ResourceVersion: held.ResourceVersion, FieldSelector: "metadata.name=held"})
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer w.Stop()
+		held.Finalizers = nil
+		if _, err := cms.Update(ctx, held, metav1.UpdateOptions{}); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := cms.Get(ctx, "held", metav1.GetOptions{}); !apierrors.IsNotFound(err) {
+			t.Fatalf("object still there after its last finalizer went: %v", err)
+		}
+		ev := next(t, w)
+		got := ev.Object.(*corev1.ConfigMap)
+		if ev.Type != watch.Deleted || len(got.Finalizers) != 1 || got.UID != created.UID || rv(t, got.ResourceVersion) <= rv(t, held.ResourceVersion) {
+			t.Fatalf("got %s with finalizers %v rv %s", ev.Type, got.Finalizers, got.ResourceVersion)
+		}
+	})
+}

@@ -288,6 +288,20 @@ func (s *Store) Update(ctx context.Context, ns, name string, update UpdateFunc, 
 			setResourceVersion(obj, kv.ModRevision)
 			return obj, nil
 		}
+		if finalized(obj) {
+			// Spec C5: removing the last finalizer deletes the object in
+			// the same request; the watch sees one DELETED event with the
+			// last stored state, and the caller gets what it submitted.
+			_, _, err := s.storage.Delete(ctx, key, kv.ModRevision)
+			if errors.Is(err, storage.ErrConflict) {
+				continue
+			}
+			if err != nil {
+				return nil, s.storageError(err, name)
+			}
+			setResourceVersion(obj, kv.ModRevision)
+			return obj, nil
+		}
 		rev, err := s.storage.Update(ctx, key, data, kv.ModRevision)
 		if errors.Is(err, storage.ErrConflict) {
 			continue
@@ -355,3 +369,20 @@ func (s *Store) storageError(err error, name string) error {
 }
 
 func newUID() types.UID { return types.UID(uuid.NewString()) }
+
+// finalized reports whether an update leaves a terminating object with no
+// finalizer and nothing else holding it (spec C5, C6: a pod in its grace
+// period stays; a namespace waits for spec.finalizers too).
+func finalized(obj runtime.Object) bool {
+	m := obj.(metav1.Object)
+	if m.GetDeletionTimestamp() == nil || len(m.GetFinalizers()) > 0 {
+		return false
+	}
+	switch o := obj.(type) {
+	case *corev1.Pod:
+		return o.DeletionGracePeriodSeconds == nil || *o.DeletionGracePeriodSeconds == 0
+	case *corev1.Namespace:
+		return len(o.Spec.Finalizers) == 0
+	}
+	return true
+}
