@@ -41,6 +41,13 @@ func parseResourcePath(r *http.Request) (requestInfo, bool) {
 	if len(parts) == 0 {
 		return info, true
 	}
+	// Deprecated /watch/ paths are still served, as upstream does.
+	legacyWatch := false
+	if parts[0] == "watch" && len(parts) > 1 {
+		legacyWatch = true
+		parts = parts[1:]
+		info.rest = parts
+	}
 	// /namespaces/{ns}/{resource}/..., except the namespace's own
 	// subresources (status, finalize).
 	if parts[0] == "namespaces" && len(parts) > 1 {
@@ -64,6 +71,12 @@ func parseResourcePath(r *http.Request) (requestInfo, bool) {
 		info.namespace = ""
 	}
 	info.verb = verbFor(r, info.name != "")
+	if legacyWatch {
+		info.verb = ""
+		if r.Method == http.MethodGet {
+			info.verb = "watch"
+		}
+	}
 	return info, true
 }
 
