@@ -42,6 +42,9 @@ func (c *slogCore) Check(e zapcore.Entry, ce *zapcore.CheckedEntry) *zapcore.Che
 }
 
 func (c *slogCore) Write(e zapcore.Entry, fields []zapcore.Field) error {
+	if benign(e) {
+		e.Level = zapcore.DebugLevel
+	}
 	enc := zapcore.NewMapObjectEncoder()
 	for _, f := range c.fields {
 		f.AddTo(enc)
@@ -77,4 +80,13 @@ func slogLevel(l zapcore.Level) slog.Level {
 	default:
 		return slog.LevelError
 	}
+}
+
+// benign reports etcd errors that are expected and harmless in terminus'
+// use: on a fresh single member, etcd tries to record its storage version
+// before the first raft term is persisted, logs an error, and succeeds on
+// its next attempt. Such entries are demoted to debug so that a clean
+// start prints nothing.
+func benign(e zapcore.Entry) bool {
+	return e.Message == "failed to update storage version"
 }
