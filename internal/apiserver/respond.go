@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"fmt"
 	"net/http"
+	"reflect"
 
 	"github.com/terminus-project/terminus/internal/registry"
 	"github.com/terminus-project/terminus/internal/registry/printers"
@@ -218,8 +219,7 @@ func (s *Server) asTable(r *http.Request, res *registry.Resource, obj runtime.Ob
 		_, initialEnd := m.GetAnnotations()[metav1.InitialEventsAnnotationKey]
 		switch {
 		case include == metav1.IncludeObject && !initialEnd:
-			setKind(s, it)
-			row.Object.Object = it
+			row.Object.Object = shallowWithKind(s, it)
 		case include == metav1.IncludeNone && !initialEnd:
 		default:
 			pm := meta.AsPartialObjectMetadata(m)
@@ -230,4 +230,21 @@ func (s *Server) asTable(r *http.Request, res *registry.Resource, obj runtime.Ob
 	}
 	table.SetGroupVersionKind(gv.WithKind("Table"))
 	return table, nil
+}
+
+// shallowWithKind returns a shallow copy of obj with apiVersion and kind
+// set. Watch events share one object among all watchers, and encoders
+// write TypeMeta while they encode, so each encoding works on its own
+// top-level copy (nested data stays shared and is only read).
+func shallowWithKind(s *Server, obj runtime.Object) runtime.Object {
+	v := reflect.ValueOf(obj)
+	if v.Kind() != reflect.Pointer || v.Elem().Kind() != reflect.Struct {
+		setKind(s, obj)
+		return obj
+	}
+	cp := reflect.New(v.Elem().Type())
+	cp.Elem().Set(v.Elem())
+	out := cp.Interface().(runtime.Object)
+	setKind(s, out)
+	return out
 }

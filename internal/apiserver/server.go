@@ -74,6 +74,8 @@ type Server struct {
 	log       *slog.Logger
 	clock     clock.Clock
 	discovery *discoveryDocs
+	// watchEncodings shares event encodings among watchers.
+	watchEncodings *encodeCache
 }
 
 type groupInfo struct {
@@ -109,6 +111,8 @@ func New(cfg Config) (*Server, error) {
 		resources: map[schema.GroupVersion]map[string]*registry.Resource{},
 		log:       cfg.Logger,
 		clock:     cfg.Clock,
+		// Enough for a burst of events to reach every watcher of it.
+		watchEncodings: newEncodeCache(4096),
 	}
 	for _, res := range cfg.Registry.Resources() {
 		gv := res.GVR.GroupVersion()

@@ -59,29 +59,59 @@ func (h *resourceHandler) watch(w http.ResponseWriter, r *http.Request) {
 			flusher.Flush()
 		}
 	}
-	var buf bytes.Buffer
 	noHeaders := false
+	// Plain objects and PartialObjectMetadata encode the same for every
+	// watcher; Tables depend on this watcher's header state.
+	shared := out.convert == nil || out.convert.Kind == "PartialObjectMetadata"
+	format := out.info.MediaType
+	if out.convert != nil {
+		format += ";as=" + out.convert.Kind
+	}
+	if out.pretty {
+		format += ";pretty"
+	}
+	encodeEvent := func(obj runtime.Object) ([]byte, error) {
+		var buf bytes.Buffer
+		if err := h.s.encode(out, obj, &buf); err != nil {
+			return nil, err
+		}
+		return buf.Bytes(), nil
+	}
 	emit := func(ev watch.Event) bool {
-		obj := ev.Object
-		if ev.Type != watch.Error {
-			t, err := h.s.transform(r, h.res, out.convert, obj, noHeaders)
-			if err != nil {
-				obj = toStatus(err)
-				ev.Type = watch.Error
-			} else {
-				obj = t
+		var raw []byte
+		var err error
+		switch {
+		case ev.Type == watch.Error:
+			raw, err = encodeEvent(shallowWithKind(h.s, ev.Object))
+		case shared && ev.Type != watch.Bookmark:
+			raw, err = h.s.watchEncodings.get(ev.Object, format, func() ([]byte, error) {
+				t, err := h.s.transform(r, h.res, out.convert, ev.Object, false)
+				if err != nil {
+					return nil, err
+				}
+				t = shallowWithKind(h.s, t)
+				return encodeEvent(t)
+			})
+		default:
+			var t runtime.Object
+			t, err = h.s.transform(r, h.res, out.convert, ev.Object, noHeaders)
+			if err == nil {
 				if out.convert != nil && out.convert.Kind == "Table" {
 					noHeaders = true
 				}
+				t = shallowWithKind(h.s, t)
+				raw, err = encodeEvent(t)
 			}
 		}
-		setKind(h.s, obj)
-		buf.Reset()
-		if err := h.s.encode(out, obj, &buf); err != nil {
-			h.s.log.Error("encoding watch event", "err", err)
-			return false
+		if err != nil {
+			ev.Type = watch.Error
+			raw, err = encodeEvent(toStatus(err))
+			if err != nil {
+				h.s.log.Error("encoding watch event", "err", err)
+				return false
+			}
 		}
-		frame := &metav1.WatchEvent{Type: string(ev.Type), Object: runtime.RawExtension{Raw: buf.Bytes()}}
+		frame := &metav1.WatchEvent{Type: string(ev.Type), Object: runtime.RawExtension{Raw: raw}}
 		if err := streamEnc.Encode(frame); err != nil {
 			return false
 		}
