@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"mime"
 	"net/http"
+	"strings"
 
 	"github.com/terminus-project/terminus/internal/registry"
 	jsonpatch "gopkg.in/evanphx/json-patch.v4"
@@ -36,8 +37,10 @@ func (h *resourceHandler) patch(w http.ResponseWriter, r *http.Request) {
 		patchType = ""
 	}
 	if patchType == "" {
-		h.s.writeError(w, r, apierrors.NewGenericServerResponse(http.StatusUnsupportedMediaType, "patch", h.res.GroupResource(), h.info.name,
-			fmt.Sprintf("the body of the request was in an unknown format - accepted media types include: %s", joinTypes(supportedPatchTypes)), 0, false))
+		h.s.writeError(w, r, &apierrors.StatusError{ErrStatus: metav1.Status{
+			Status: metav1.StatusFailure, Code: http.StatusUnsupportedMediaType, Reason: metav1.StatusReasonUnsupportedMediaType,
+			Message: "the body of the request was in an unknown format - accepted media types include: " + strings.Join(supportedPatchTypes, ", "),
+		}})
 		return
 	}
 	var opts metav1.PatchOptions
@@ -120,17 +123,6 @@ func applyPatch(pt types.PatchType, original, patch []byte, schemaObj runtime.Ob
 		return out, nil
 	}
 	return nil, apierrors.NewBadRequest("unsupported patch type")
-}
-
-func joinTypes(ts []string) string {
-	out := ""
-	for i, t := range ts {
-		if i > 0 {
-			out += ", "
-		}
-		out += t
-	}
-	return out
 }
 
 // applyJSONPatch applies p, turning a panic of the patch library (it has

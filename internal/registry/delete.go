@@ -28,6 +28,10 @@ type DeleteResult struct {
 // otherwise removes the object. The complete rule set (B5–B9, C, GC
 // finalizers) lands with the lifecycle package in issue 4.
 func (s *Store) Delete(ctx context.Context, ns, name string, opts *metav1.DeleteOptions, dryRun bool) (DeleteResult, error) {
+	if s.res.GVR == corev1.SchemeGroupVersion.WithResource("namespaces") && protectedNamespace(name) {
+		// Spec E4: NamespaceLifecycle admission keeps the system namespaces.
+		return DeleteResult{}, apierrors.NewForbidden(s.res.GroupResource(), name, errors.New("this namespace may not be deleted"))
+	}
 	key := s.key(ns, name)
 	for {
 		kv, err := s.storage.Get(ctx, key)
@@ -211,3 +215,11 @@ func (s *Store) DeleteCollection(ctx context.Context, ns string, opts *metav1.De
 
 // UIDOf is a small helper for the success Status of B6.
 func UIDOf(obj runtime.Object) types.UID { return obj.(metav1.Object).GetUID() }
+
+func protectedNamespace(name string) bool {
+	switch name {
+	case metav1.NamespaceDefault, metav1.NamespaceSystem, metav1.NamespacePublic:
+		return true
+	}
+	return false
+}
