@@ -38,7 +38,7 @@ func (h *resourceHandler) watch(w http.ResponseWriter, r *http.Request) {
 	}
 	timeout := h.s.cfg.MinWatchTimeout
 	timeout += time.Duration(rand.Int64N(int64(timeout)))
-	if lo.TimeoutSeconds != nil {
+	if lo.TimeoutSeconds != nil && *lo.TimeoutSeconds > 0 {
 		timeout = time.Duration(*lo.TimeoutSeconds) * time.Second
 	}
 	ctx := r.Context()

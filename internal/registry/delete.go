@@ -51,16 +51,12 @@ func (s *Store) Delete(ctx context.Context, ns, name string, opts *metav1.Delete
 			if !changed || dryRun {
 				return DeleteResult{Object: existing}, nil
 			}
-			data, err := s.encode(existing)
-			if err != nil {
-				return DeleteResult{}, apierrors.NewInternalError(err)
-			}
-			rev, err := s.storage.Update(ctx, key, data, kv.ModRevision)
+			rev, err := s.write(ctx, key, name, existing, kv.ModRevision)
 			if errors.Is(err, storage.ErrConflict) {
 				continue
 			}
 			if err != nil {
-				return DeleteResult{}, s.storageError(err, name)
+				return DeleteResult{}, err
 			}
 			setResourceVersion(existing, rev)
 			return DeleteResult{Object: existing}, nil
@@ -72,16 +68,12 @@ func (s *Store) Delete(ctx context.Context, ns, name string, opts *metav1.Delete
 		if changed {
 			// Spec C8: even an immediate pod deletion writes the
 			// deletionTimestamp first.
-			data, err := s.encode(existing)
-			if err != nil {
-				return DeleteResult{}, apierrors.NewInternalError(err)
-			}
-			rev, err := s.storage.Update(ctx, key, data, kv.ModRevision)
+			rev, err := s.write(ctx, key, name, existing, kv.ModRevision)
 			if errors.Is(err, storage.ErrConflict) {
 				continue
 			}
 			if err != nil {
-				return DeleteResult{}, s.storageError(err, name)
+				return DeleteResult{}, err
 			}
 			expected = rev
 		}
@@ -222,4 +214,22 @@ func protectedNamespace(name string) bool {
 		return true
 	}
 	return false
+}
+
+// write stores obj over the revision expected. A lost race returns
+// storage.ErrConflict unwrapped, for the caller's retry loop; other
+// failures are API errors.
+func (s *Store) write(ctx context.Context, key, name string, obj runtime.Object, expected int64) (int64, error) {
+	data, err := s.encode(obj)
+	if err != nil {
+		return 0, apierrors.NewInternalError(err)
+	}
+	rev, err := s.storage.Update(ctx, key, data, expected)
+	if errors.Is(err, storage.ErrConflict) {
+		return 0, storage.ErrConflict
+	}
+	if err != nil {
+		return 0, s.storageError(err, name)
+	}
+	return rev, nil
 }

@@ -69,21 +69,20 @@ func prepareForUpdate(r *Resource, subresource string, obj, old runtime.Object) 
 // specChanged reports whether any field other than metadata and status
 // differs; such changes bump metadata.generation (spec A7).
 func specChanged(obj, old runtime.Object) bool {
-	nv, ov := structOf(obj), structOf(old)
-	t := nv.Type()
-	for i := 0; i < t.NumField(); i++ {
-		switch t.Field(i).Name {
-		case "TypeMeta", "ObjectMeta", "Status":
-			continue
-		}
-		if !apiequality.Semantic.DeepEqual(nv.Field(i).Interface(), ov.Field(i).Interface()) {
-			return true
-		}
-	}
-	return false
+	changed := false
+	eachSpecField(obj, old, func(n, o reflect.Value) {
+		changed = changed || !apiequality.Semantic.DeepEqual(n.Interface(), o.Interface())
+	})
+	return changed
 }
 
 func copySpecFields(obj, old runtime.Object) {
+	eachSpecField(obj, old, func(n, o reflect.Value) { n.Set(o) })
+}
+
+// eachSpecField calls f with each pair of top-level fields other than
+// metadata and status: the "spec-like" part of a built-in object.
+func eachSpecField(obj, old runtime.Object, f func(n, o reflect.Value)) {
 	nv, ov := structOf(obj), structOf(old)
 	t := nv.Type()
 	for i := 0; i < t.NumField(); i++ {
@@ -91,7 +90,7 @@ func copySpecFields(obj, old runtime.Object) {
 		case "TypeMeta", "ObjectMeta", "Status":
 			continue
 		}
-		nv.Field(i).Set(ov.Field(i))
+		f(nv.Field(i), ov.Field(i))
 	}
 }
 
