@@ -76,7 +76,7 @@ func aggregatedResource(res *registry.Resource) apidiscoveryv2.APIResourceDiscov
 		rd.Subresources = append(rd.Subresources, apidiscoveryv2.APISubresourceDiscovery{
 			Subresource:  sub.Name,
 			ResponseKind: &metav1.GroupVersionKind{Group: sub.GVK.Group, Version: sub.GVK.Version, Kind: sub.GVK.Kind},
-			Verbs:        []string{"get", "patch", "update"},
+			Verbs:        sub.Verbs,
 		})
 	}
 	return rd
@@ -207,7 +207,7 @@ func (s *Server) serveAPIResourceList(w http.ResponseWriter, r *http.Request, gv
 			for _, sub := range res.Subresources {
 				ar := metav1.APIResource{
 					Name: res.GVR.Resource + "/" + sub.Name, Namespaced: res.Namespaced,
-					Kind: sub.GVK.Kind, Verbs: []string{"get", "patch", "update"},
+					Kind: sub.GVK.Kind, Verbs: sub.Verbs,
 				}
 				if sub.GVK.GroupVersion() != gv {
 					ar.Group, ar.Version = sub.GVK.Group, sub.GVK.Version

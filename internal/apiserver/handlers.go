@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"net/http"
 	"net/url"
+	"slices"
 	"strings"
 	"sync"
 
@@ -57,13 +58,13 @@ func (s *Server) serveAPI(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	if info.subresource != "" {
-		if _, ok := res.HasSubresource(info.subresource); !ok {
+		sub, ok := res.HasSubresource(info.subresource)
+		if !ok {
 			s.writeError(w, r, notFoundResource())
 			return
 		}
-		switch info.verb {
-		case "get", "update", "patch":
-		default:
+		if !slices.Contains(sub.Verbs, info.verb) {
+			// Spec J6: e.g. PATCH on a namespace's /finalize.
 			s.writeError(w, r, methodNotAllowed())
 			return
 		}

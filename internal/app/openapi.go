@@ -19,7 +19,7 @@ func OpenAPIResources(resources []*registry.Resource) []openapi.Resource {
 			Namespaced: r.Namespaced, Verbs: servedVerbs, Object: r.New(), List: r.NewList(),
 		}
 		for _, s := range r.Subresources {
-			sub := openapi.Subresource{Name: s.Name, Verbs: []string{"get", "update", "patch"}}
+			sub := openapi.Subresource{Name: s.Name, Verbs: s.Verbs}
 			if s.Name == "scale" {
 				sub.Group, sub.Version, sub.Kind, sub.Object = s.GVK.Group, s.GVK.Version, s.GVK.Kind, &autoscalingv1.Scale{}
 			}

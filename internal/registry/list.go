@@ -18,7 +18,6 @@ import (
 	"k8s.io/apimachinery/pkg/fields"
 	"k8s.io/apimachinery/pkg/labels"
 	"k8s.io/apimachinery/pkg/runtime"
-	"k8s.io/apimachinery/pkg/runtime/schema"
 	"k8s.io/apimachinery/pkg/watch"
 )
 
@@ -279,9 +278,3 @@ func setListItems(list runtime.Object, items []runtime.Object) error {
 	}
 	return meta.SetList(list, items)
 }
-
-func schemaGroupResource(group, kind string) schema.GroupResource {
-	return schema.GroupResource{Group: group, Resource: kind}
-}
-
-func secondsDuration(n int64) time.Duration { return time.Duration(n) * time.Second }

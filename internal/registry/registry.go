@@ -101,8 +101,6 @@ func setResourceVersion(obj runtime.Object, rev int64) {
 	obj.(metav1.Object).SetResourceVersion(strconv.FormatInt(rev, 10))
 }
 
-type metav1StatusCause = metav1.StatusCause
-
 // WaitSynced blocks until every watch cache has its first list or ctx ends.
 func (r *Registry) WaitSynced(ctx context.Context) error {
 	for _, s := range r.order {

@@ -11,25 +11,25 @@ import (
 	storagev1 "k8s.io/api/storage/v1"
 	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/apimachinery/pkg/runtime/schema"
+
+	"github.com/terminus-project/terminus/internal/lifecycle"
 )
 
-// GCPolicy is a resource's default garbage-collection policy when a DELETE
-// names none (spec B7).
-type GCPolicy int
-
+// The default garbage-collection policies of spec B7, by their short names
+// in the resource table.
 const (
-	// GCBackground: dependents are deleted in the background (the default).
-	GCBackground GCPolicy = iota
-	// GCOrphan: dependents are orphaned (Jobs, ReplicationControllers).
-	GCOrphan
+	GCBackground = lifecycle.Background
+	GCOrphan     = lifecycle.Orphan
 	// GCUnsupported: no GC finalizer is ever added (Events).
-	GCUnsupported
+	GCUnsupported = lifecycle.Unsupported
 )
 
 // Subresource is a served subresource of a resource.
 type Subresource struct {
-	// Name is "status" or "scale".
+	// Name is "status", "scale" or "finalize".
 	Name string
+	// Verbs are the verbs the subresource serves.
+	Verbs []string
 	// GVK is the kind exchanged on the subresource; for status it is the
 	// parent's kind, for scale autoscaling/v1 Scale.
 	GVK schema.GroupVersionKind
@@ -59,7 +59,7 @@ type Resource struct {
 	// object rather than a success Status (spec B6).
 	ReturnDeletedObject bool
 	// GCPolicy is the default propagation (spec B7).
-	GCPolicy GCPolicy
+	GCPolicy lifecycle.GCPolicy
 	// AllowUnconditionalUpdate: a PUT without resourceVersion is allowed
 	// (true for built-in types, spec A5).
 	AllowUnconditionalUpdate bool
@@ -87,7 +87,10 @@ func (r *Resource) GroupVersionKind() schema.GroupVersionKind {
 	return r.GVR.GroupVersion().WithKind(r.Kind)
 }
 
-var scaleGVK = autoscalingv1.SchemeGroupVersion.WithKind("Scale")
+var (
+	scaleGVK         = autoscalingv1.SchemeGroupVersion.WithKind("Scale")
+	subresourceVerbs = []string{"get", "patch", "update"}
+)
 
 // builtin describes one built-in resource compactly; BuiltinResources turns
 // it into a Resource.
@@ -98,7 +101,7 @@ type builtin struct {
 	shortNames, categories         []string
 	status, scale                  bool
 	generation, returnDeleted      bool
-	gc                             GCPolicy
+	gc                             lifecycle.GCPolicy
 	obj, list                      func() runtime.Object
 }
 
@@ -176,11 +179,15 @@ func BuiltinResources() []*Resource {
 			New:                      b.obj,
 			NewList:                  b.list,
 		}
+		if b.resource == "namespaces" {
+			// Spec E6: spec.finalizers change only through PUT /finalize.
+			r.Subresources = append(r.Subresources, Subresource{Name: "finalize", Verbs: []string{"update"}, GVK: gv.WithKind(b.kind)})
+		}
 		if b.status {
-			r.Subresources = append(r.Subresources, Subresource{Name: "status", GVK: gv.WithKind(b.kind)})
+			r.Subresources = append(r.Subresources, Subresource{Name: "status", Verbs: subresourceVerbs, GVK: gv.WithKind(b.kind)})
 		}
 		if b.scale {
-			r.Subresources = append(r.Subresources, Subresource{Name: "scale", GVK: scaleGVK})
+			r.Subresources = append(r.Subresources, Subresource{Name: "scale", Verbs: subresourceVerbs, GVK: scaleGVK})
 		}
 		out = append(out, r)
 	}

@@ -7,8 +7,10 @@ import (
 	"fmt"
 	"log/slog"
 	"strconv"
+	"time"
 
 	"github.com/google/uuid"
+	"github.com/terminus-project/terminus/internal/lifecycle"
 	"github.com/terminus-project/terminus/internal/registry/defaults"
 	"github.com/terminus-project/terminus/internal/registry/validation"
 	"github.com/terminus-project/terminus/internal/storage"
@@ -125,11 +127,10 @@ func (s *Store) Create(ctx context.Context, ns string, obj runtime.Object, opts 
 		}}
 	}
 	// Spec A4: the server owns identity and deletion fields.
-	m.SetUID("")
 	m.SetDeletionTimestamp(nil)
 	m.SetDeletionGracePeriodSeconds(nil)
 	m.SetSelfLink("")
-	m.SetCreationTimestamp(metav1.NewTime(s.clock.Now().Truncate(1e9)))
+	m.SetCreationTimestamp(metav1.NewTime(s.now()))
 	m.SetUID(newUID())
 	if s.res.HasGeneration {
 		m.SetGeneration(1)
@@ -288,7 +289,7 @@ func (s *Store) Update(ctx context.Context, ns, name string, update UpdateFunc, 
 			setResourceVersion(obj, kv.ModRevision)
 			return obj, nil
 		}
-		if finalized(obj) {
+		if lifecycle.ShouldDeleteDuringUpdate(obj, existing) {
 			// Spec C5: removing the last finalizer deletes the object in
 			// the same request; the watch sees one DELETED event with the
 			// last stored state, and the caller gets what it submitted.
@@ -334,10 +335,7 @@ func (s *Store) beforeUpdate(m, old metav1.Object, ns, name string) error {
 	}
 	m.SetCreationTimestamp(old.GetCreationTimestamp())
 	m.SetGeneration(old.GetGeneration())
-	m.SetDeletionTimestamp(old.GetDeletionTimestamp())
-	if m.GetDeletionGracePeriodSeconds() == nil {
-		m.SetDeletionGracePeriodSeconds(old.GetDeletionGracePeriodSeconds())
-	}
+	lifecycle.PrepareUpdate(m, old)
 	m.SetSelfLink("")
 	return nil
 }
@@ -370,19 +368,6 @@ func (s *Store) storageError(err error, name string) error {
 
 func newUID() types.UID { return types.UID(uuid.NewString()) }
 
-// finalized reports whether an update leaves a terminating object with no
-// finalizer and nothing else holding it (spec C5, C6: a pod in its grace
-// period stays; a namespace waits for spec.finalizers too).
-func finalized(obj runtime.Object) bool {
-	m := obj.(metav1.Object)
-	if m.GetDeletionTimestamp() == nil || len(m.GetFinalizers()) > 0 {
-		return false
-	}
-	switch o := obj.(type) {
-	case *corev1.Pod:
-		return o.DeletionGracePeriodSeconds == nil || *o.DeletionGracePeriodSeconds == 0
-	case *corev1.Namespace:
-		return len(o.Spec.Finalizers) == 0
-	}
-	return true
-}
+// now is the server's time at second precision, as Kubernetes stores
+// timestamps (RFC 3339, spec A6).
+func (s *Store) now() time.Time { return s.clock.Now().Truncate(time.Second) }

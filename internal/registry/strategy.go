@@ -63,6 +63,10 @@ func prepareForUpdate(r *Resource, subresource string, obj, old runtime.Object) 
 	case "status":
 		copySpecFields(obj, old)
 		metav1.ResetObjectMetaForStatus(metaOf(obj), metaOf(old))
+	case "finalize":
+		// Spec E6: /finalize changes spec.finalizers (and metadata), never
+		// status.
+		obj.(*corev1.Namespace).Status = old.(*corev1.Namespace).Status
 	}
 }
 

@@ -11,6 +11,7 @@ import (
 
 	"github.com/terminus-project/terminus/internal/storage"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/apimachinery/pkg/watch"
 	"k8s.io/utils/clock"
@@ -258,7 +259,7 @@ func (c *watchCache) waitFor(ctx context.Context, rev int64) error {
 
 func tooLargeResourceVersion(rev, cur int64) error {
 	err := apierrors.NewTimeoutError(fmt.Sprintf("Too large resource version: %d, current: %d", rev, cur), 1)
-	err.ErrStatus.Details.Causes = []metav1StatusCause{{
+	err.ErrStatus.Details.Causes = []metav1.StatusCause{{
 		Type:    "ResourceVersionTooLarge",
 		Message: "Too large resource version",
 	}}
