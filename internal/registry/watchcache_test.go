@@ -18,7 +18,7 @@ import (
 
 // newTestRegistry runs a registry over a memory store with a default
 // namespace; capacity and bufferSize shrink every watch cache.
-func newTestRegistry(t *testing.T, capacity, bufferSize int) (*Registry, *Store) {
+func newTestRegistry(t testing.TB, capacity, bufferSize int) (*Registry, *Store) {
 	t.Helper()
 	scheme, err := NewScheme()
 	if err != nil {
@@ -156,7 +156,7 @@ func recv(t *testing.T, w watch.Interface) watch.Event {
 	return watch.Event{}
 }
 
-func mustRV(t *testing.T, s string) int64 {
+func mustRV(t testing.TB, s string) int64 {
 	t.Helper()
 	n, err := strconv.ParseInt(s, 10, 64)
 	if err != nil {
