@@ -20,8 +20,6 @@ import (
 // aggregated (apidiscovery.k8s.io v2 and v2beta1, which kubectl 1.27–1.29
 // still ask for; both versions have the same shape).
 
-var resourceVerbs = []string{"create", "delete", "deletecollection", "get", "list", "patch", "update", "watch"}
-
 type discoveryDocs struct {
 	// aggregated[core] is the APIGroupDiscoveryList for /api (true) or
 	// /apis (false), encoded with apiVersion v2; etag is its hash.
@@ -68,7 +66,7 @@ func aggregatedResource(res *registry.Resource) apidiscoveryv2.APIResourceDiscov
 		ResponseKind:     &metav1.GroupVersionKind{Group: res.GVR.Group, Version: res.GVR.Version, Kind: res.Kind},
 		Scope:            scope,
 		SingularResource: res.SingularName,
-		Verbs:            resourceVerbs,
+		Verbs:            res.Verbs,
 		ShortNames:       res.ShortNames,
 		Categories:       res.Categories,
 	}
@@ -202,7 +200,7 @@ func (s *Server) serveAPIResourceList(w http.ResponseWriter, r *http.Request, gv
 		for _, res := range g.resources {
 			list.APIResources = append(list.APIResources, metav1.APIResource{
 				Name: res.GVR.Resource, SingularName: res.SingularName, Namespaced: res.Namespaced,
-				Kind: res.Kind, Verbs: resourceVerbs, ShortNames: res.ShortNames, Categories: res.Categories,
+				Kind: res.Kind, Verbs: res.Verbs, ShortNames: res.ShortNames, Categories: res.Categories,
 			})
 			for _, sub := range res.Subresources {
 				ar := metav1.APIResource{

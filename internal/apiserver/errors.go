@@ -81,8 +81,4 @@ func (s *Server) serveNotFound(w http.ResponseWriter, r *http.Request) {
 	s.writeError(w, r, notFoundResource())
 }
 
-func notAcceptable(msg string) error {
-	return apierrors.NewGenericServerResponse(http.StatusNotAcceptable, "", schema.GroupResource{}, "", msg, 0, false)
-}
-
 var schemaGroupResourceEmpty = schema.GroupResource{}

@@ -57,6 +57,16 @@ func (s *Server) serveAPI(w http.ResponseWriter, r *http.Request) {
 		s.writeError(w, r, notFoundResource())
 		return
 	}
+	if info.subresource == "" && !slices.Contains(res.Verbs, info.verb) {
+		s.writeError(w, r, methodNotAllowed())
+		return
+	}
+	if res.Namespaced && info.namespace == "" && info.verb != "list" && info.verb != "watch" {
+		// The all-namespaces path serves only list and watch (J6): no
+		// create, and no deletecollection across every namespace.
+		s.writeError(w, r, methodNotAllowed())
+		return
+	}
 	if info.subresource != "" {
 		sub, ok := res.HasSubresource(info.subresource)
 		if !ok {
@@ -152,8 +162,13 @@ func (h *resourceHandler) listOptions(r *http.Request, watching bool) (registry.
 		// A watch on an object path watches that one object.
 		fs = fields.AndSelectors(fs, fields.OneTermEqualSelector("metadata.name", h.info.name))
 	}
-	if err := fieldsel.Validate(h.res.GroupResource(), fs); err != nil {
+	// Convert checks each label and applies upstream's renames (pods'
+	// spec.host is spec.nodeName).
+	if fs, err = fieldsel.Convert(h.res.GroupResource(), fs); err != nil {
 		return lo, apierrors.NewBadRequest(err.Error())
+	}
+	if lo.Continue != "" && lo.ResourceVersion != "" && lo.ResourceVersion != "0" {
+		return lo, apierrors.NewBadRequest("specifying resource version is not allowed when using continue")
 	}
 	lo.Labels, lo.Fields = ls, fs
 	return lo, nil

@@ -3,6 +3,7 @@ package apiserver
 import (
 	"fmt"
 	"mime"
+	"reflect"
 	"net/http"
 	"strings"
 
@@ -17,6 +18,7 @@ import (
 	"k8s.io/apimachinery/pkg/util/json"
 	"k8s.io/apimachinery/pkg/util/mergepatch"
 	"k8s.io/apimachinery/pkg/util/strategicpatch"
+	"k8s.io/apimachinery/pkg/util/validation/field"
 )
 
 // maxJSONPatchOperations bounds a JSON patch, as upstream does.
@@ -73,7 +75,7 @@ func (h *resourceHandler) patch(w http.ResponseWriter, r *http.Request) {
 		if err != nil {
 			return nil, err
 		}
-		return h.s.decode(r, patched, jsonInfo, gvk, h.res.New(), opts.FieldValidation)
+		return h.s.decodePatched(r, patched, jsonInfo, gvk, h.res.New(), opts.FieldValidation)
 	}
 	out, err := h.store.Update(r.Context(), h.info.namespace, h.info.name, update,
 		registry.UpdateOptions{DryRun: len(opts.DryRun) > 0, Subresource: h.info.subresource})
@@ -135,4 +137,35 @@ func applyJSONPatch(p jsonpatch.Patch, doc []byte) (out []byte, err error) {
 		}
 	}()
 	return p.Apply(doc)
+}
+
+// decodePatched decodes the document a patch produced. Unlike a create
+// body, a patched document that cannot be decoded, or that has unknown or
+// duplicate fields under fieldValidation=Strict, is 422 Invalid on the
+// field "patch", as upstream's patch handler answers.
+func (s *Server) decodePatched(r *http.Request, patched []byte, info runtime.SerializerInfo, gvk schema.GroupVersionKind, into runtime.Object, fieldValidation string) (runtime.Object, error) {
+	decoder := info.Serializer
+	if fieldValidation != metav1.FieldValidationIgnore && info.StrictSerializer != nil {
+		decoder = info.StrictSerializer
+	}
+	invalid := func(err error) error {
+		return apierrors.NewInvalid(schema.GroupKind{}, "", field.ErrorList{field.Invalid(field.NewPath("patch"), string(patched), err.Error())})
+	}
+	obj, _, err := decoder.Decode(patched, &gvk, into)
+	if err != nil {
+		strictErr, isStrict := runtime.AsStrictDecodingError(err)
+		switch {
+		case isStrict && obj != nil && (fieldValidation == "" || fieldValidation == metav1.FieldValidationWarn):
+			for _, e := range strictErr.Errors() {
+				registryWarn(r, e.Error())
+			}
+		case isStrict && obj != nil && fieldValidation == metav1.FieldValidationIgnore:
+		default:
+			return nil, invalid(err)
+		}
+	}
+	if obj == nil || reflect.TypeOf(obj) != reflect.TypeOf(into) {
+		return nil, invalid(fmt.Errorf("the patched object is not a %s", gvk.Kind))
+	}
+	return obj, nil
 }

@@ -8,6 +8,7 @@ import (
 
 	"github.com/terminus-project/terminus/internal/registry"
 	"github.com/terminus-project/terminus/internal/registry/printers"
+	autoscalingv1 "k8s.io/api/autoscaling/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	"k8s.io/apimachinery/pkg/api/meta"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
@@ -179,7 +180,11 @@ func (s *Server) asTable(r *http.Request, res *registry.Resource, obj runtime.Ob
 	default:
 		return nil, apierrors.NewBadRequest(fmt.Sprintf("unrecognized includeObject value: %q", include))
 	}
-	p, ok := printers.For(res.GroupResource())
+	gr := res.GroupResource()
+	if _, isScale := obj.(*autoscalingv1.Scale); isScale {
+		gr = printers.ScaleResource
+	}
+	p, ok := printers.For(gr)
 	if !ok {
 		p = printers.Default()
 	}

@@ -153,6 +153,8 @@ func New(cfg Config) (*Server, error) {
 	s.mux.HandleFunc("/api", s.serveAPIVersions)
 	s.mux.HandleFunc("/api/", s.serveAPI)
 	s.mux.HandleFunc("/apis", s.serveAPIGroupList)
+	s.mux.HandleFunc("/apis/{$}", s.serveAPIGroupList)
+	s.mux.HandleFunc("/api/{$}", s.serveAPIVersions)
 	s.mux.HandleFunc("/apis/", s.serveAPI)
 	s.mux.HandleFunc("/", s.serveNotFound)
 	if cfg.OpenAPI != nil {
@@ -191,7 +193,12 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		s.metrics.observe(r, rw.code, s.clock.Since(start))
 	}()
 	if s.cfg.Authenticator != nil {
-		if _, _, ok := s.cfg.Authenticator.Authenticate(r); !ok && !anonymousPath(r.URL.Path) {
+		// Anonymous requests may read the public paths; a request that
+		// presents bad credentials is refused everywhere, as upstream's
+		// authenticator chain does.
+		_, _, ok := s.cfg.Authenticator.Authenticate(r)
+		presented := r.Header.Get("Authorization") != ""
+		if !ok && (presented || !anonymousPath(r.URL.Path)) {
 			s.writeError(rw, r, unauthorized())
 			return
 		}

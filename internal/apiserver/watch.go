@@ -12,6 +12,7 @@ import (
 	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/apimachinery/pkg/runtime/serializer/streaming"
 	"k8s.io/apimachinery/pkg/watch"
+	"k8s.io/apiserver/pkg/endpoints/handlers/negotiation"
 )
 
 // bookmarkPeriod is how often a watch that allows bookmarks gets one
@@ -33,7 +34,8 @@ func (h *resourceHandler) watch(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	if out.info.StreamSerializer == nil {
-		h.s.writeError(w, r, errNotAcceptableStream(out.info.MediaType))
+		mediaTypes, _ := negotiation.MediaTypesForSerializer(h.s.codecs)
+		h.s.writeError(w, r, negotiation.NewNotAcceptableError(mediaTypes))
 		return
 	}
 	timeout := h.s.cfg.MinWatchTimeout
@@ -141,8 +143,4 @@ func (h *resourceHandler) watch(w http.ResponseWriter, r *http.Request) {
 			}
 		}
 	}
-}
-
-func errNotAcceptableStream(mediaType string) error {
-	return notAcceptable("the server does not support streaming " + mediaType)
 }

@@ -6,9 +6,6 @@ import (
 	autoscalingv1 "k8s.io/api/autoscaling/v1"
 )
 
-// servedVerbs is read-only.
-var servedVerbs = []string{"get", "list", "watch", "create", "update", "patch", "delete", "deletecollection"}
-
 // OpenAPIResources describes the registry's resources for the OpenAPI route
 // table.
 func OpenAPIResources(resources []*registry.Resource) []openapi.Resource {
@@ -16,7 +13,7 @@ func OpenAPIResources(resources []*registry.Resource) []openapi.Resource {
 	for _, r := range resources {
 		or := openapi.Resource{
 			Group: r.GVR.Group, Version: r.GVR.Version, Resource: r.GVR.Resource, Kind: r.Kind,
-			Namespaced: r.Namespaced, Verbs: servedVerbs, Object: r.New(), List: r.NewList(),
+			Namespaced: r.Namespaced, Verbs: r.Verbs, Object: r.New(), List: r.NewList(),
 		}
 		for _, s := range r.Subresources {
 			sub := openapi.Subresource{Name: s.Name, Verbs: s.Verbs}

@@ -93,6 +93,10 @@ func (s *Store) List(ctx context.Context, ns string, lo ListOptions) (runtime.Ob
 		if err != nil {
 			return nil, apierrors.NewBadRequest(err.Error())
 		}
+		if !hasPrefix(s.res.KeyPrefix+"/"+tok.StartKey, prefix) {
+			// A token from another namespace's list.
+			return nil, apierrors.NewBadRequest("continue key is not valid: key does not lie in the requested namespace")
+		}
 		return s.listStorage(ctx, prefix, tok.Revision, s.res.KeyPrefix+"/"+tok.StartKey, lo.Limit, match, true)
 	case rv == "0" || (rv != "" && lo.ResourceVersionMatch != metav1.ResourceVersionMatchExact):
 		if rv != "0" {

@@ -44,6 +44,8 @@ type Resource struct {
 	Namespaced bool
 	ShortNames []string
 	Categories []string
+	// Verbs are the verbs served on the resource, in discovery's order.
+	Verbs []string
 	// SingularName is the lowercase kind, as discovery reports it.
 	SingularName string
 	Subresources []Subresource
@@ -90,6 +92,11 @@ func (r *Resource) GroupVersionKind() schema.GroupVersionKind {
 var (
 	scaleGVK         = autoscalingv1.SchemeGroupVersion.WithKind("Scale")
 	subresourceVerbs = []string{"get", "patch", "update"}
+	// allVerbs are what the generic store serves, sorted as discovery
+	// lists them.
+	allVerbs = []string{"create", "delete", "deletecollection", "get", "list", "patch", "update", "watch"}
+	// namespaceVerbs: the Namespace registry has no DeleteCollection.
+	namespaceVerbs = []string{"create", "delete", "get", "list", "patch", "update", "watch"}
 )
 
 // builtin describes one built-in resource compactly; BuiltinResources turns
@@ -176,10 +183,12 @@ func BuiltinResources() []*Resource {
 			ReturnDeletedObject:      b.returnDeleted,
 			GCPolicy:                 b.gc,
 			AllowUnconditionalUpdate: true,
+			Verbs:                    allVerbs,
 			New:                      b.obj,
 			NewList:                  b.list,
 		}
 		if b.resource == "namespaces" {
+			r.Verbs = namespaceVerbs
 			// Spec E6: spec.finalizers change only through PUT /finalize.
 			r.Subresources = append(r.Subresources, Subresource{Name: "finalize", Verbs: []string{"update"}, GVK: gv.WithKind(b.kind)})
 		}

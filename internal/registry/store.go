@@ -18,6 +18,7 @@ import (
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/runtime"
+	"k8s.io/apimachinery/pkg/runtime/schema"
 	"k8s.io/apimachinery/pkg/runtime/serializer/json"
 	"k8s.io/apimachinery/pkg/types"
 	"k8s.io/apimachinery/pkg/util/validation/field"
@@ -77,6 +78,9 @@ func (s *Store) decodeKV(kv storage.KeyValue) (runtime.Object, error) {
 		return nil, fmt.Errorf("decoding %s: %w", kv.Key, err)
 	}
 	setResourceVersion(obj, kv.ModRevision)
+	// Stored objects carry apiVersion and kind; served ones get them when
+	// encoded, and list items have none, as upstream.
+	obj.GetObjectKind().SetGroupVersionKind(schema.GroupVersionKind{})
 	return obj, nil
 }
 
@@ -98,6 +102,21 @@ func (s *Store) encode(obj runtime.Object) ([]byte, error) {
 // Get reads an object. resourceVersion "0" may be served from the watch
 // cache (spec I1); anything else is a consistent read.
 func (s *Store) Get(ctx context.Context, ns, name, resourceVersion string) (runtime.Object, error) {
+	if resourceVersion != "" && resourceVersion != "0" {
+		// Spec I1: N means at least as new as N, served from the cache
+		// once it has reached N (504 after 3 s otherwise).
+		n, err := parseRV(resourceVersion)
+		if err != nil {
+			return nil, err
+		}
+		if err := s.cache.waitFor(ctx, n); err != nil {
+			return nil, err
+		}
+		if obj, ok := s.cache.get(s.key(ns, name)); ok {
+			return obj.DeepCopyObject(), nil
+		}
+		return nil, apierrors.NewNotFound(s.res.GroupResource(), name)
+	}
 	if resourceVersion == "0" {
 		if obj, ok := s.cache.get(s.key(ns, name)); ok {
 			return obj.DeepCopyObject(), nil
@@ -138,12 +157,12 @@ func (s *Store) Create(ctx context.Context, ns string, obj runtime.Object, opts 
 		m.SetGeneration(0)
 	}
 	dedupOwnerReferences(ctx, m)
-	prepareForCreate(s.res, obj)
-	defaults.Apply(obj)
 	generated := m.GetName() == "" && m.GetGenerateName() != ""
 	if generated {
 		m.SetName(names.SimpleNameGenerator.GenerateName(m.GetGenerateName()))
 	}
+	prepareForCreate(s.res, obj)
+	defaults.Apply(obj)
 	if errs := validation.ValidateCreate(obj, s.res.Namespaced); len(errs) > 0 {
 		return nil, s.invalid(m.GetName(), errs)
 	}
@@ -260,6 +279,8 @@ func (s *Store) Update(ctx context.Context, ns, name string, update UpdateFunc, 
 			if !s.res.AllowUnconditionalUpdate {
 				return nil, s.invalid(name, field.ErrorList{field.Invalid(field.NewPath("metadata", "resourceVersion"), 0, "must be specified for an update")})
 			}
+			// Spec A5: an unconditional update writes over what is stored.
+			m.SetResourceVersion(strconv.FormatInt(kv.ModRevision, 10))
 		case rv != strconv.FormatInt(kv.ModRevision, 10):
 			return nil, s.conflict(name)
 		}
@@ -267,7 +288,7 @@ func (s *Store) Update(ctx context.Context, ns, name string, update UpdateFunc, 
 			return nil, err
 		}
 		prepareForUpdate(s.res, opts.Subresource, obj, existing)
-		defaults.Apply(obj)
+		defaults.ApplyUpdate(obj, existing)
 		if s.res.HasGeneration && opts.Subresource == "" && specChanged(obj, existing) {
 			m.SetGeneration(old.GetGeneration() + 1)
 		}

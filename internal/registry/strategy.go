@@ -3,6 +3,8 @@ package registry
 import (
 	"reflect"
 
+	appsv1 "k8s.io/api/apps/v1"
+	batchv1 "k8s.io/api/batch/v1"
 	corev1 "k8s.io/api/core/v1"
 	apiequality "k8s.io/apimachinery/pkg/api/equality"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
@@ -41,19 +43,60 @@ func prepareForCreate(r *Resource, obj runtime.Object) {
 		o.Status = corev1.PersistentVolumeStatus{Phase: corev1.VolumePending}
 	case *corev1.PersistentVolumeClaim:
 		o.Status = corev1.PersistentVolumeClaimStatus{Phase: corev1.ClaimPending}
+	case *batchv1.Job:
+		generateJobSelector(o)
+	}
+}
+
+// Job labels upstream's job strategy puts on the pod template.
+const (
+	jobNameLabel             = "batch.kubernetes.io/job-name"
+	legacyJobNameLabel       = "job-name"
+	controllerUIDLabel       = "batch.kubernetes.io/controller-uid"
+	legacyControllerUIDLabel = "controller-uid"
+)
+
+// generateJobSelector is the job strategy's generateSelectorIfNeeded: unless
+// the Job asks for a manual selector, its pods are labelled with the Job's
+// name and uid and selected by the uid, so a plain `kubectl create job`
+// needs no selector. The name and uid must be set already.
+func generateJobSelector(job *batchv1.Job) {
+	if job.Spec.ManualSelector != nil && *job.Spec.ManualSelector {
+		return
+	}
+	if job.Spec.Template.Labels == nil {
+		job.Spec.Template.Labels = map[string]string{}
+	}
+	for _, l := range []string{legacyJobNameLabel, jobNameLabel} {
+		if _, ok := job.Spec.Template.Labels[l]; !ok {
+			job.Spec.Template.Labels[l] = job.Name
+		}
+	}
+	for _, l := range []string{legacyControllerUIDLabel, controllerUIDLabel} {
+		if _, ok := job.Spec.Template.Labels[l]; !ok {
+			job.Spec.Template.Labels[l] = string(job.UID)
+		}
+	}
+	if job.Spec.Selector == nil {
+		job.Spec.Selector = &metav1.LabelSelector{}
+	}
+	if job.Spec.Selector.MatchLabels == nil {
+		job.Spec.Selector.MatchLabels = map[string]string{}
+	}
+	if _, ok := job.Spec.Selector.MatchLabels[controllerUIDLabel]; !ok {
+		job.Spec.Selector.MatchLabels[controllerUIDLabel] = string(job.UID)
 	}
 }
 
 // prepareForUpdate keeps the stored status on a main-resource update and
-// the stored spec and metadata on a status update, as upstream's update
-// and status strategies do.
+// the stored spec on a status update, as upstream's update and status
+// strategies do (a status update keeps metadata changes, except those the
+// type's status strategy resets).
 func prepareForUpdate(r *Resource, subresource string, obj, old runtime.Object) {
 	switch subresource {
 	case "":
 		if _, ok := r.HasSubresource("status"); ok {
-			if _, isNode := obj.(*corev1.Node); !isNode {
-				setStatus(obj, statusOf(old))
-			}
+			setStatus(obj, statusOf(old))
 		}
 		if ns, ok := obj.(*corev1.Namespace); ok {
 			// Namespace spec.finalizers change only through /finalize.
@@ -62,7 +105,12 @@ func prepareForUpdate(r *Resource, subresource string, obj, old runtime.Object) 
 		}
 	case "status":
 		copySpecFields(obj, old)
-		metav1.ResetObjectMetaForStatus(metaOf(obj), metaOf(old))
+		switch o := obj.(type) {
+		case *corev1.Pod:
+			o.OwnerReferences = old.(*corev1.Pod).OwnerReferences
+		case *appsv1.Deployment:
+			o.Labels = old.(*appsv1.Deployment).Labels
+		}
 	case "finalize":
 		// Spec E6: /finalize changes spec.finalizers (and metadata), never
 		// status.

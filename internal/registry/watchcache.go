@@ -357,6 +357,13 @@ func (c *watchCache) remove(w *cacheWatcher) {
 	}
 }
 
+// revIfIdle returns the cache's revision and whether w has no event queued.
+func (c *watchCache) revIfIdle(w *cacheWatcher) (int64, bool) {
+	c.mu.RLock()
+	defer c.mu.RUnlock()
+	return c.rev, len(w.in) == 0
+}
+
 func (c *watchCache) currentRev() int64 {
 	c.mu.RLock()
 	defer c.mu.RUnlock()

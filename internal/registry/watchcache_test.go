@@ -164,3 +164,45 @@ func mustRV(t testing.TB, s string) int64 {
 	}
 	return n
 }
+
+// TestBookmarksNeverSkipQueuedEvents: a bookmark sent while events are
+// still queued for the watcher must not carry a version past them, or the
+// client resumes after events it never saw (spec I4, I9).
+func TestBookmarksNeverSkipQueuedEvents(t *testing.T) {
+	_, cms := newTestRegistry(t, 4096, 4096)
+	ctx := context.Background()
+	w, err := cms.Watch(ctx, "default", WatchOptions{
+		ListOptions:    ListOptions{ListOptions: metav1.ListOptions{ResourceVersion: strconv.FormatInt(cms.cache.currentRev(), 10), AllowWatchBookmarks: true}},
+		BookmarkPeriod: time.Millisecond,
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer w.Stop()
+	const n = 300
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		for i := 0; i < n; i++ {
+			createCM(t, cms, fmt.Sprintf("b%d", i))
+		}
+	}()
+	seen, lastRV := 0, int64(0)
+	for seen < n {
+		ev := recv(t, w)
+		rv := mustRV(t, ev.Object.(*corev1.ConfigMap).ResourceVersion)
+		switch ev.Type {
+		case watch.Added:
+			if rv <= lastRV {
+				t.Fatalf("ADDED at %d after a bookmark or event at %d", rv, lastRV)
+			}
+			seen++
+		case watch.Bookmark:
+			if rv < lastRV {
+				t.Fatalf("bookmark went back to %d from %d", rv, lastRV)
+			}
+		}
+		lastRV = rv
+	}
+	<-done
+}

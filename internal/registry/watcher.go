@@ -120,7 +120,12 @@ func (w *cacheWatcher) run(ctx context.Context, initial []cacheEvent, initialRev
 			}
 			lastRev = ev.rev
 		case <-tick:
-			if rev := w.cache.currentRev(); rev > lastRev {
+			// A bookmark promises every change up to its version has been
+			// sent, so it may only carry the cache's version when nothing
+			// is queued for this watcher; events are queued under the cache
+			// lock before the version moves, so reading both under that
+			// lock is consistent.
+			if rev, idle := w.cache.revIfIdle(w); idle && rev > lastRev {
 				lastRev = rev
 			}
 			if !w.send(ctx, watch.Event{Type: watch.Bookmark, Object: w.bookmark(lastRev, false)}) {

@@ -1,6 +1,7 @@
 package printers
 
 import (
+	autoscalingv1 "k8s.io/api/autoscaling/v1"
 	"strings"
 	"testing"
 	"time"
@@ -166,6 +167,7 @@ func TestColumnLayout(t *testing.T) {
 		{Group: "coordination.k8s.io", Resource: "leases"}:      "Name Holder Age",
 		{Group: "discovery.k8s.io", Resource: "endpointslices"}: "Name AddressType Ports Endpoints Age",
 		{Group: "storage.k8s.io", Resource: "storageclasses"}:   "Name Provisioner ReclaimPolicy VolumeBindingMode AllowVolumeExpansion Age",
+		ScaleResource: "Name Desired Available Age",
 	}
 	set := New()
 	if got := len(set.GroupResources()); got != len(want) {
@@ -216,6 +218,7 @@ func TestZeroObjects(t *testing.T) {
 		{Group: "coordination.k8s.io", Resource: "leases"}:      &coordinationv1.Lease{},
 		{Group: "discovery.k8s.io", Resource: "endpointslices"}: &discoveryv1.EndpointSlice{},
 		{Group: "storage.k8s.io", Resource: "storageclasses"}:   &storagev1.StorageClass{},
+		ScaleResource: &autoscalingv1.Scale{},
 	}
 	for _, gr := range New().GroupResources() {
 		obj, ok := objs[gr]

@@ -70,6 +70,7 @@ func New() *Set {
 	addApps(s)
 	addBatch(s)
 	addOther(s)
+	addScale(s)
 	return s
 }
 
