@@ -12,6 +12,9 @@
 //     throughput and per-request latency percentiles.
 //   - watch-latency: watch ConfigMaps, create N of them, and report the
 //     delay from just before each Create until its ADDED event arrives.
+//   - finalizer-churn: N ConfigMaps with one finalizer each are deleted and
+//     their finalizers removed by C workers; objects/s and the latency
+//     from DELETE to the DELETED event.
 //
 // Each run prints one JSON object per line to the output writer, so
 // results can be appended to a file and compared with jq.
@@ -41,6 +44,9 @@ const (
 	ScenarioReady        = "ready"
 	ScenarioCreate       = "create"
 	ScenarioWatchLatency = "watch-latency"
+	// ScenarioFinalizerChurn: delete finalizer-held objects and remove
+	// their finalizers concurrently (spec B5, C5).
+	ScenarioFinalizerChurn = "finalizer-churn"
 )
 
 // Values accepted by --content-type.
@@ -53,6 +59,7 @@ const (
 const (
 	DefaultCreateCount       = 5000
 	DefaultWatchCount        = 1000
+	DefaultChurnCount        = 2000
 	DefaultCreateConcurrency = 16
 	// Watch latency is measured sequentially by default so that it
 	// reflects the event pipeline rather than queueing under load.
@@ -120,7 +127,7 @@ type Options struct {
 // AddFlags registers the bench flags on fs.
 func (o *Options) AddFlags(fs *pflag.FlagSet) {
 	fs.StringVar(&o.Kubeconfig, "kubeconfig", o.Kubeconfig, "kubeconfig of the server to benchmark (create, watch-latency); default $KUBECONFIG or ~/.kube/config")
-	fs.StringVar(&o.Scenario, "scenario", o.Scenario, "benchmark to run: ready, create or watch-latency")
+	fs.StringVar(&o.Scenario, "scenario", o.Scenario, "benchmark to run: ready, create, watch-latency or finalizer-churn")
 	fs.IntVar(&o.Count, "count", o.Count, fmt.Sprintf("ConfigMaps per run (default %d for create, %d for watch-latency)", DefaultCreateCount, DefaultWatchCount))
 	fs.IntVar(&o.Concurrency, "concurrency", o.Concurrency, fmt.Sprintf("concurrent writers (default %d for create, %d for watch-latency)", DefaultCreateConcurrency, DefaultWatchConcurrency))
 	fs.StringVar(&o.Namespace, "namespace", o.Namespace, "existing namespace to use (default: create terminus-bench-<random> and delete it afterwards)")
@@ -148,14 +155,14 @@ func (o *Options) Validate() error {
 		if o.LaunchKubeconfig == "" {
 			errs = append(errs, errors.New("--launch-kubeconfig is required for the ready scenario"))
 		}
-	case ScenarioCreate, ScenarioWatchLatency:
+	case ScenarioCreate, ScenarioWatchLatency, ScenarioFinalizerChurn:
 		if o.Launch != "" || o.LaunchKubeconfig != "" {
 			errs = append(errs, fmt.Errorf("--launch and --launch-kubeconfig only apply to the ready scenario, not %q", o.Scenario))
 		}
 	case "":
-		errs = append(errs, errors.New("--scenario is required (ready, create or watch-latency)"))
+		errs = append(errs, errors.New("--scenario is required (ready, create, watch-latency or finalizer-churn)"))
 	default:
-		errs = append(errs, fmt.Errorf("unknown --scenario %q (want ready, create or watch-latency)", o.Scenario))
+		errs = append(errs, fmt.Errorf("unknown --scenario %q (want ready, create, watch-latency or finalizer-churn)", o.Scenario))
 	}
 	switch o.ContentType {
 	case "", ContentTypeJSON, ContentTypeProtobuf:
@@ -184,9 +191,13 @@ func (o *Options) Validate() error {
 func (o Options) withDefaults() Options {
 	watch := o.Scenario == ScenarioWatchLatency
 	if o.Count == 0 {
-		o.Count = DefaultCreateCount
-		if watch {
+		switch {
+		case watch:
 			o.Count = DefaultWatchCount
+		case o.Scenario == ScenarioFinalizerChurn:
+			o.Count = DefaultChurnCount
+		default:
+			o.Count = DefaultCreateCount
 		}
 	}
 	if o.Concurrency == 0 {
@@ -315,6 +326,8 @@ func runAPI(ctx context.Context, o Options, out io.Writer, client kubernetes.Int
 			metrics, runErr = runCreate(ctx, rc)
 		case ScenarioWatchLatency:
 			metrics, runErr = runWatchLatency(ctx, rc)
+		case ScenarioFinalizerChurn:
+			metrics, runErr = runFinalizerChurn(ctx, rc)
 		}
 		cleanupErr := rc.cleanup(ctx)
 		if runErr != nil {

@@ -11,6 +11,7 @@ import (
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/labels"
+	"k8s.io/apimachinery/pkg/types"
 	"k8s.io/client-go/kubernetes"
 )
 
@@ -146,6 +147,10 @@ func (rc runConfig) cleanup(ctx context.Context) error {
 				i := int(next.Add(1) - 1)
 				if i >= len(list.Items) {
 					return
+				}
+				if len(list.Items[i].Finalizers) > 0 {
+					// finalizer-churn leaves held objects behind on failure.
+					_, _ = cms.Patch(ctx, list.Items[i].Name, types.MergePatchType, []byte(`{"metadata":{"finalizers":null}}`), metav1.PatchOptions{})
 				}
 				err := cms.Delete(ctx, list.Items[i].Name, metav1.DeleteOptions{})
 				if err != nil && !apierrors.IsNotFound(err) {

@@ -17,7 +17,10 @@ func newBenchCommand(stdout io.Writer) *cobra.Command {
 
   ready          launch a server command (--launch) and time it to /readyz
   create         create --count ConfigMaps with --concurrency workers
-  watch-latency  time from create start to the ADDED watch event`,
+  watch-latency  time from create start to the ADDED watch event
+  finalizer-churn  delete finalizer-held ConfigMaps and remove their
+                 finalizers with --concurrency workers; objects/s from
+                 DELETE to the DELETED event`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			if err := o.Validate(); err != nil {
