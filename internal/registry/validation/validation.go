@@ -172,6 +172,8 @@ func validateObject(obj runtime.Object, namespaced bool) field.ErrorList {
 // validateTypeUpdate holds the update-only rules (immutable fields).
 func validateTypeUpdate(obj, old runtime.Object) field.ErrorList {
 	switch o := obj.(type) {
+	case *corev1.Namespace:
+		return namespaceStatus(o)
 	case *corev1.ConfigMap:
 		if p, ok := old.(*corev1.ConfigMap); ok {
 			return configMapUpdate(o, p)
@@ -276,4 +278,17 @@ func kubeFinalizerName(name string, p *field.Path) field.ErrorList {
 // name can appear in a URL (core v1 Events skip ObjectMeta name rules).
 func pathSegmentName(name string, prefix bool) []string {
 	return path.IsValidPathSegmentName(name)
+}
+
+// namespaceStatus is ValidateNamespaceStatusUpdate (spec E6): the phase
+// follows deletionTimestamp. Upstream names the field status.Phase.
+func namespaceStatus(ns *corev1.Namespace) field.ErrorList {
+	p := field.NewPath("status", "Phase")
+	switch {
+	case ns.DeletionTimestamp == nil && ns.Status.Phase != corev1.NamespaceActive:
+		return field.ErrorList{field.Invalid(p, ns.Status.Phase, "may only be 'Active' if `deletionTimestamp` is empty")}
+	case ns.DeletionTimestamp != nil && ns.Status.Phase != corev1.NamespaceTerminating:
+		return field.ErrorList{field.Invalid(p, ns.Status.Phase, "may only be 'Terminating' if `deletionTimestamp` is not empty")}
+	}
+	return nil
 }
