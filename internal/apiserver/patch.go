@@ -3,8 +3,8 @@ package apiserver
 import (
 	"fmt"
 	"mime"
-	"reflect"
 	"net/http"
+	"reflect"
 	"strings"
 
 	"github.com/terminus-project/terminus/internal/registry"
