@@ -53,8 +53,12 @@ type Config struct {
 	Version version.Info
 	// Profiling serves /debug/pprof to authenticated clients.
 	Profiling bool
-	Logger    *slog.Logger
-	Clock     clock.WithTicker
+	// Controllers selects the built-in controllers, as
+	// kube-controller-manager's --controllers: "*" all, "name" one,
+	// "-name" all but one. Empty means "*".
+	Controllers []string
+	Logger      *slog.Logger
+	Clock       clock.WithTicker
 }
 
 // Info says where a started server is.

@@ -54,7 +54,7 @@ var rules = []rule{ // positional: name, from, forbidden, direct
 
 // onlyCLIImportsApp: app is the composition root; only cli (and later
 // terminustest) may import it.
-var appImporters = []string{module + "/internal/cli", module + "/internal/app", module + "/terminustest", module + "/cmd/terminus"}
+var appImporters = []string{module + "/internal/cli", module + "/internal/app", module + "/internal/apptest", module + "/terminustest", module + "/cmd/terminus"}
 
 func goList(t *testing.T, args ...string) []string {
 	t.Helper()

@@ -15,6 +15,19 @@
 //   - finalizer-churn: N ConfigMaps with one finalizer each are deleted and
 //     their finalizers removed by C workers; objects/s and the latency
 //     from DELETE to the DELETED event.
+//   - cascade-background, cascade-foreground, orphan: N ConfigMaps with an
+//     ownerReference to an owner ConfigMap are created and a watch has seen
+//     them all; then the owner is deleted with propagationPolicy Background,
+//     Foreground or Orphan, and the time until the owner and all dependents
+//     are gone (orphan: until the owner is gone and every dependent has lost
+//     its ownerReference) is reported. Needs a garbage collector.
+//   - namespace-delete: a fresh namespace with N ConfigMaps is deleted and
+//     the time until it is gone (NotFound) is reported. Needs a namespace
+//     controller. --count 0 measures an empty namespace.
+//
+// The cascade, orphan and namespace-delete runs give up after --timeout and
+// still print their line, with the number of objects remaining, instead of
+// hanging on a server whose controllers do not finish.
 //
 // Each run prints one JSON object per line to the output writer, so
 // results can be appended to a file and compared with jq.
@@ -27,6 +40,7 @@ import (
 	"io"
 	"math/rand/v2"
 	"net/http"
+	"strconv"
 	"sync/atomic"
 	"time"
 
@@ -47,7 +61,24 @@ const (
 	// ScenarioFinalizerChurn: delete finalizer-held objects and remove
 	// their finalizers concurrently (spec B5, C5).
 	ScenarioFinalizerChurn = "finalizer-churn"
+	// ScenarioCascadeBackground, ScenarioCascadeForeground and
+	// ScenarioOrphan: delete an owner with N dependents with the
+	// corresponding propagationPolicy and time the garbage collector.
+	ScenarioCascadeBackground = "cascade-background"
+	ScenarioCascadeForeground = "cascade-foreground"
+	ScenarioOrphan            = "orphan"
+	// ScenarioNamespaceDelete: delete a namespace holding N ConfigMaps and
+	// time the namespace controller until the namespace is NotFound.
+	ScenarioNamespaceDelete = "namespace-delete"
 )
+
+// scenarioList is the --scenario help and error text.
+const scenarioList = "ready, create, watch-latency, finalizer-churn, cascade-background, cascade-foreground, orphan or namespace-delete"
+
+// isCascade reports whether s deletes an owner and waits for its dependents.
+func isCascade(s string) bool {
+	return s == ScenarioCascadeBackground || s == ScenarioCascadeForeground || s == ScenarioOrphan
+}
 
 // Values accepted by --content-type.
 const (
@@ -60,6 +91,7 @@ const (
 	DefaultCreateCount       = 5000
 	DefaultWatchCount        = 1000
 	DefaultChurnCount        = 2000
+	DefaultCascadeCount      = 2000 // dependents, or ConfigMaps for namespace-delete
 	DefaultCreateConcurrency = 16
 	// Watch latency is measured sequentially by default so that it
 	// reflects the event pipeline rather than queueing under load.
@@ -67,6 +99,9 @@ const (
 	DefaultPayloadBytes     = 512
 	DefaultReadyTimeout     = 2 * time.Minute
 	DefaultIdleSettle       = 2 * time.Second
+	// DefaultRunTimeout bounds one run of the scenarios that wait for a
+	// server-side controller (cascade-*, orphan, namespace-delete).
+	DefaultRunTimeout = 10 * time.Minute
 )
 
 // Labels put on everything the benchmark creates, so cleanup can find its
@@ -86,17 +121,23 @@ const (
 // Options configures a benchmark. The zero value of a numeric field means
 // "use the scenario's default".
 type Options struct {
-	// Kubeconfig is the kubeconfig for create and watch-latency. Empty
+	// Kubeconfig is the kubeconfig for every scenario but ready. Empty
 	// means the usual client-go rules ($KUBECONFIG, then ~/.kube/config).
 	Kubeconfig string
-	// Scenario is one of ScenarioReady, ScenarioCreate, ScenarioWatchLatency.
+	// Scenario is one of the Scenario* constants.
 	Scenario string
-	// Count is the number of ConfigMaps per run.
+	// Count is the number of ConfigMaps per run (dependents for cascade-*
+	// and orphan).
 	Count int
+	// CountSet records that Count was given explicitly (AddFlags sets it
+	// when --count is on the command line), so that namespace-delete takes
+	// a zero Count to mean an empty namespace rather than the default.
+	CountSet bool
 	// Concurrency is the number of concurrent writers.
 	Concurrency int
 	// Namespace to work in. Empty means create a fresh
 	// "terminus-bench-<random>" namespace and delete it at the end.
+	// namespace-delete ignores it and always creates its own per run.
 	Namespace string
 	// Runs repeats the scenario; each run prints its own line.
 	Runs int
@@ -107,6 +148,9 @@ type Options struct {
 	// Kubernetes-compatible server must speak it, whereas client-go
 	// v0.37's typed clients would otherwise silently prefer protobuf.
 	ContentType string
+	// Timeout bounds one run of cascade-*, orphan and namespace-delete; a
+	// run that times out still prints its line, with what remained.
+	Timeout time.Duration
 
 	// Launch is the command line that starts a server (ready scenario).
 	// It is split like a shell would split words (quotes and backslashes
@@ -126,19 +170,44 @@ type Options struct {
 
 // AddFlags registers the bench flags on fs.
 func (o *Options) AddFlags(fs *pflag.FlagSet) {
-	fs.StringVar(&o.Kubeconfig, "kubeconfig", o.Kubeconfig, "kubeconfig of the server to benchmark (create, watch-latency); default $KUBECONFIG or ~/.kube/config")
-	fs.StringVar(&o.Scenario, "scenario", o.Scenario, "benchmark to run: ready, create, watch-latency or finalizer-churn")
-	fs.IntVar(&o.Count, "count", o.Count, fmt.Sprintf("ConfigMaps per run (default %d for create, %d for watch-latency)", DefaultCreateCount, DefaultWatchCount))
+	fs.StringVar(&o.Kubeconfig, "kubeconfig", o.Kubeconfig, "kubeconfig of the server to benchmark (every scenario but ready); default $KUBECONFIG or ~/.kube/config")
+	fs.StringVar(&o.Scenario, "scenario", o.Scenario, "benchmark to run: "+scenarioList)
+	fs.Var(countValue{o}, "count", fmt.Sprintf("ConfigMaps per run (default %d for create, %d for watch-latency, %d for finalizer-churn; "+
+		"cascade-*/orphan: dependents, namespace-delete: ConfigMaps in the namespace, default %d, --count 0 for an empty namespace)",
+		DefaultCreateCount, DefaultWatchCount, DefaultChurnCount, DefaultCascadeCount))
 	fs.IntVar(&o.Concurrency, "concurrency", o.Concurrency, fmt.Sprintf("concurrent writers (default %d for create, %d for watch-latency)", DefaultCreateConcurrency, DefaultWatchConcurrency))
 	fs.StringVar(&o.Namespace, "namespace", o.Namespace, "existing namespace to use (default: create terminus-bench-<random> and delete it afterwards)")
 	fs.IntVar(&o.Runs, "runs", o.Runs, "number of runs; one JSON line is printed per run (default 1)")
 	fs.IntVar(&o.PayloadBytes, "payload-bytes", o.PayloadBytes, fmt.Sprintf("bytes of data per ConfigMap (default %d)", DefaultPayloadBytes))
 	fs.StringVar(&o.ContentType, "content-type", o.ContentType, "wire encoding for create and watch-latency: json or protobuf (default json)")
+	fs.DurationVar(&o.Timeout, "timeout", o.Timeout, fmt.Sprintf("cascade-*, orphan, namespace-delete: give up on a run after this long and report what remains (default %s)", DefaultRunTimeout))
 	fs.StringVar(&o.Launch, "launch", o.Launch, `ready: command line that starts the server, e.g. "terminus serve --data-dir {tmpdir}"`)
 	fs.StringVar(&o.LaunchKubeconfig, "launch-kubeconfig", o.LaunchKubeconfig, "ready: path of the kubeconfig the launched command writes")
 	fs.DurationVar(&o.ReadyTimeout, "ready-timeout", o.ReadyTimeout, fmt.Sprintf("ready: give up if /readyz is not OK within this time (default %s)", DefaultReadyTimeout))
 	fs.DurationVar(&o.IdleSettle, "idle-settle", o.IdleSettle, fmt.Sprintf("ready: wait this long after ready before sampling idle RSS (default %s)", DefaultIdleSettle))
 }
+
+// countValue is the --count flag: an int that also records that it was
+// given, so that namespace-delete can tell --count 0 from no --count.
+type countValue struct{ o *Options }
+
+func (c countValue) String() string {
+	if c.o == nil {
+		return "0"
+	}
+	return strconv.Itoa(c.o.Count)
+}
+
+func (c countValue) Set(s string) error {
+	n, err := strconv.ParseInt(s, 0, strconv.IntSize)
+	if err != nil {
+		return err
+	}
+	c.o.Count, c.o.CountSet = int(n), true
+	return nil
+}
+
+func (countValue) Type() string { return "int" }
 
 // Validate checks the options without touching the network.
 func (o *Options) Validate() error {
@@ -155,14 +224,15 @@ func (o *Options) Validate() error {
 		if o.LaunchKubeconfig == "" {
 			errs = append(errs, errors.New("--launch-kubeconfig is required for the ready scenario"))
 		}
-	case ScenarioCreate, ScenarioWatchLatency, ScenarioFinalizerChurn:
+	case ScenarioCreate, ScenarioWatchLatency, ScenarioFinalizerChurn,
+		ScenarioCascadeBackground, ScenarioCascadeForeground, ScenarioOrphan, ScenarioNamespaceDelete:
 		if o.Launch != "" || o.LaunchKubeconfig != "" {
 			errs = append(errs, fmt.Errorf("--launch and --launch-kubeconfig only apply to the ready scenario, not %q", o.Scenario))
 		}
 	case "":
-		errs = append(errs, errors.New("--scenario is required (ready, create, watch-latency or finalizer-churn)"))
+		errs = append(errs, errors.New("--scenario is required ("+scenarioList+")"))
 	default:
-		errs = append(errs, fmt.Errorf("unknown --scenario %q (want ready, create, watch-latency or finalizer-churn)", o.Scenario))
+		errs = append(errs, fmt.Errorf("unknown --scenario %q (want %s)", o.Scenario, scenarioList))
 	}
 	switch o.ContentType {
 	case "", ContentTypeJSON, ContentTypeProtobuf:
@@ -184,18 +254,23 @@ func (o *Options) Validate() error {
 	if o.ReadyTimeout < 0 || o.IdleSettle < 0 {
 		errs = append(errs, errors.New("--ready-timeout and --idle-settle must not be negative"))
 	}
+	if o.Timeout < 0 {
+		errs = append(errs, fmt.Errorf("--timeout must not be negative, got %s", o.Timeout))
+	}
 	return errors.Join(errs...)
 }
 
 // withDefaults returns a copy with zero values replaced by defaults.
 func (o Options) withDefaults() Options {
 	watch := o.Scenario == ScenarioWatchLatency
-	if o.Count == 0 {
+	if o.Count == 0 && !(o.CountSet && o.Scenario == ScenarioNamespaceDelete) {
 		switch {
 		case watch:
 			o.Count = DefaultWatchCount
 		case o.Scenario == ScenarioFinalizerChurn:
 			o.Count = DefaultChurnCount
+		case isCascade(o.Scenario), o.Scenario == ScenarioNamespaceDelete:
+			o.Count = DefaultCascadeCount
 		default:
 			o.Count = DefaultCreateCount
 		}
@@ -220,6 +295,9 @@ func (o Options) withDefaults() Options {
 	}
 	if o.IdleSettle == 0 {
 		o.IdleSettle = DefaultIdleSettle
+	}
+	if o.Timeout == 0 {
+		o.Timeout = DefaultRunTimeout
 	}
 	return o
 }
@@ -280,7 +358,7 @@ type target struct {
 	protocol func() string
 }
 
-// runAPI runs the create or watch-latency scenario against client.
+// runAPI runs one of the client-go scenarios against client.
 func runAPI(ctx context.Context, o Options, out io.Writer, client kubernetes.Interface, tgt target) (err error) {
 	// Fetching the version first fails fast on a wrong kubeconfig and
 	// warms the connection so the first Create does not pay for the TLS
@@ -291,7 +369,9 @@ func runAPI(ctx context.Context, o Options, out io.Writer, client kubernetes.Int
 	}
 
 	ns := o.Namespace
-	if ns == "" {
+	if o.Scenario == ScenarioNamespaceDelete {
+		ns = "" // every run creates (and deletes) its own
+	} else if ns == "" {
 		if ns, err = createNamespace(ctx, client); err != nil {
 			return err
 		}
@@ -318,9 +398,11 @@ func runAPI(ctx context.Context, o Options, out io.Writer, client kubernetes.Int
 			count:   o.Count,
 			workers: o.Concurrency,
 			payload: payload,
+			timeout: o.Timeout,
 		}
 		var metrics []metric
-		var runErr error
+		var runErr, cleanupErr error
+		cleanup := true
 		switch o.Scenario {
 		case ScenarioCreate:
 			metrics, runErr = runCreate(ctx, rc)
@@ -328,12 +410,27 @@ func runAPI(ctx context.Context, o Options, out io.Writer, client kubernetes.Int
 			metrics, runErr = runWatchLatency(ctx, rc)
 		case ScenarioFinalizerChurn:
 			metrics, runErr = runFinalizerChurn(ctx, rc)
+		case ScenarioCascadeBackground:
+			metrics, runErr = runCascade(ctx, rc, metav1.DeletePropagationBackground)
+		case ScenarioCascadeForeground:
+			metrics, runErr = runCascade(ctx, rc, metav1.DeletePropagationForeground)
+		case ScenarioOrphan:
+			metrics, runErr = runCascade(ctx, rc, metav1.DeletePropagationOrphan)
+		case ScenarioNamespaceDelete:
+			// Cleans up after itself: its namespace is what it deletes.
+			metrics, runErr = runNamespaceDelete(ctx, &rc)
+			cleanup = false
 		}
-		cleanupErr := rc.cleanup(ctx)
-		if runErr != nil {
+		if cleanup {
+			cleanupErr = rc.cleanup(ctx)
+		}
+		// A run that timed out waiting for the server still reports how
+		// far it got, then ends the benchmark with its error.
+		var partial *incompleteError
+		if runErr != nil && !errors.As(runErr, &partial) {
 			return errors.Join(fmt.Errorf("run %d: %w", run, runErr), cleanupErr)
 		}
-		if cleanupErr != nil {
+		if cleanupErr != nil && partial == nil {
 			return fmt.Errorf("run %d: %w", run, cleanupErr)
 		}
 		if tgt.protocol != nil {
@@ -346,11 +443,14 @@ func runAPI(ctx context.Context, o Options, out io.Writer, client kubernetes.Int
 			ServerVersion: v.GitVersion,
 			Count:         o.Count,
 			Concurrency:   o.Concurrency,
-			Metrics:       append([]metric{{"namespace", ns}, {"payload_bytes", o.PayloadBytes}, {"content_type", o.ContentType}}, metrics...),
+			Metrics:       append([]metric{{"namespace", rc.ns}, {"payload_bytes", o.PayloadBytes}, {"content_type", o.ContentType}}, metrics...),
 			Time:          started,
 		}
 		if err := res.write(out); err != nil {
 			return err
+		}
+		if partial != nil {
+			return errors.Join(fmt.Errorf("run %d: %w", run, runErr), cleanupErr)
 		}
 	}
 	return nil

@@ -15,7 +15,7 @@ import (
 	"k8s.io/client-go/kubernetes"
 )
 
-// runConfig is everything one create or watch-latency run needs.
+// runConfig is everything one run of a client-go scenario needs.
 type runConfig struct {
 	client  kubernetes.Interface
 	ns      string
@@ -23,6 +23,10 @@ type runConfig struct {
 	count   int
 	workers int
 	payload string
+	// owner, when set, is put on every object configMap builds.
+	owner *metav1.OwnerReference
+	// timeout bounds a run that waits for a server-side controller.
+	timeout time.Duration
 }
 
 // name of the i-th object of the run.
@@ -41,6 +45,9 @@ func (rc runConfig) configMap(i int) *corev1.ConfigMap {
 	}}
 	if rc.payload != "" {
 		cm.Data = map[string]string{"payload": rc.payload}
+	}
+	if rc.owner != nil {
+		cm.OwnerReferences = []metav1.OwnerReference{*rc.owner}
 	}
 	return cm
 }

@@ -60,7 +60,8 @@ type result struct {
 	Run           int
 	Server        string
 	ServerVersion string
-	// Count and Concurrency are omitted when zero (the ready scenario).
+	// Count and Concurrency are omitted when zero (the ready scenario),
+	// except Count for namespace-delete.
 	Count       int
 	Concurrency int
 	Metrics     []metric
@@ -74,7 +75,8 @@ func (r result) MarshalJSON() ([]byte, error) {
 		{"server", r.Server},
 		{"server_version", r.ServerVersion},
 	}
-	if r.Count != 0 {
+	// namespace-delete --count 0 (an empty namespace) is a real count.
+	if r.Count != 0 || r.Scenario == ScenarioNamespaceDelete {
 		fields = append(fields, metric{"count", r.Count})
 	}
 	if r.Concurrency != 0 {

@@ -2,10 +2,13 @@ package bench
 
 import (
 	"encoding/json"
+	"io"
 	"reflect"
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/spf13/pflag"
 )
 
 func durations(ms ...int) []time.Duration {
@@ -105,6 +108,11 @@ func TestResultJSONOrder(t *testing.T) {
 	if strings.Contains(string(data), "count") {
 		t.Errorf("zero count should be omitted: %s", data)
 	}
+	// ...except for namespace-delete, where --count 0 is a measurement.
+	r.Scenario = ScenarioNamespaceDelete
+	if data, err = json.Marshal(r); err != nil || !strings.Contains(string(data), `"count":0`) {
+		t.Errorf("namespace-delete count 0 should be kept: %s, %v", data, err)
+	}
 }
 
 func TestSplitCommandLine(t *testing.T) {
@@ -185,6 +193,13 @@ func TestValidate(t *testing.T) {
 		{"bad content type", Options{Scenario: ScenarioCreate, ContentType: "yaml"}, "--content-type"},
 		{"protobuf ok", Options{Scenario: ScenarioCreate, ContentType: ContentTypeProtobuf}, ""},
 		{"negative payload", Options{Scenario: ScenarioCreate, PayloadBytes: -1}, "--payload-bytes"},
+		{"cascade-background ok", Options{Scenario: ScenarioCascadeBackground}, ""},
+		{"cascade-foreground ok", Options{Scenario: ScenarioCascadeForeground, Timeout: time.Minute}, ""},
+		{"orphan ok", Options{Scenario: ScenarioOrphan, Count: 10}, ""},
+		{"namespace-delete ok", Options{Scenario: ScenarioNamespaceDelete, CountSet: true}, ""},
+		{"launch on orphan", Options{Scenario: ScenarioOrphan, LaunchKubeconfig: "k"}, "only apply to the ready scenario"},
+		{"negative timeout", Options{Scenario: ScenarioCascadeBackground, Timeout: -time.Second}, "--timeout"},
+		{"unknown lists new scenarios", Options{Scenario: "cascade"}, "cascade-foreground, orphan or namespace-delete"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -213,5 +228,54 @@ func TestWithDefaults(t *testing.T) {
 	}
 	if e := (Options{Scenario: ScenarioCreate, Count: 7, Concurrency: 3}).withDefaults(); e.Count != 7 || e.Concurrency != 3 {
 		t.Errorf("explicit values overridden: %+v", e)
+	}
+	for _, s := range []string{ScenarioCascadeBackground, ScenarioCascadeForeground, ScenarioOrphan, ScenarioNamespaceDelete} {
+		d := Options{Scenario: s}.withDefaults()
+		if d.Count != DefaultCascadeCount || d.Timeout != DefaultRunTimeout || d.Concurrency != DefaultCreateConcurrency {
+			t.Errorf("%s defaults = %+v", s, d)
+		}
+	}
+	// An explicit --count 0 is an empty namespace for namespace-delete,
+	// and still "the default" elsewhere.
+	if d := (Options{Scenario: ScenarioNamespaceDelete, CountSet: true}).withDefaults(); d.Count != 0 {
+		t.Errorf("namespace-delete --count 0 became %d", d.Count)
+	}
+	if d := (Options{Scenario: ScenarioOrphan, CountSet: true}).withDefaults(); d.Count != DefaultCascadeCount {
+		t.Errorf("orphan --count 0 became %d", d.Count)
+	}
+}
+
+func TestCountFlag(t *testing.T) {
+	for _, tt := range []struct {
+		args    []string
+		count   int
+		set     bool
+		wantErr bool
+	}{
+		{nil, 0, false, false},
+		{[]string{"--count", "0"}, 0, true, false},
+		{[]string{"--count=250"}, 250, true, false},
+		{[]string{"--count", "x"}, 0, false, true},
+	} {
+		var o Options
+		fs := pflag.NewFlagSet("bench", pflag.ContinueOnError)
+		fs.SetOutput(io.Discard)
+		o.AddFlags(fs)
+		err := fs.Parse(tt.args)
+		if (err != nil) != tt.wantErr || o.Count != tt.count || o.CountSet != tt.set {
+			t.Errorf("%q: Count %d, CountSet %v, err %v", tt.args, o.Count, o.CountSet, err)
+		}
+	}
+	var o Options
+	fs := pflag.NewFlagSet("bench", pflag.ContinueOnError)
+	o.AddFlags(fs)
+	if f := fs.Lookup("count"); f.DefValue != "0" || f.Value.Type() != "int" {
+		t.Errorf("--count: default %q, type %q", f.DefValue, f.Value.Type())
+	}
+	if u := fs.Lookup("scenario").Usage; !strings.Contains(u, "namespace-delete") || !strings.Contains(u, "cascade-background") {
+		t.Errorf("--scenario usage = %q", u)
+	}
+	if f := fs.Lookup("timeout"); f == nil {
+		t.Error("no --timeout flag")
 	}
 }

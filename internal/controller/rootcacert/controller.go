@@ -1,0 +1,324 @@
+// Package rootcacert is the root CA certificate publisher (upstream
+// kube-controller-manager pkg/controller/certificates/rootcacertpublisher):
+// every Active namespace gets a "kube-root-ca.crt" ConfigMap holding the
+// cluster CA bundle under "ca.crt", created again if it is deleted and
+// reset if its data is changed or its description annotation removed.
+// Terminating namespaces are skipped.
+//
+// Like upstream it records no Events.
+package rootcacert
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"maps"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	corev1 "k8s.io/api/core/v1"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/client-go/informers"
+	"k8s.io/client-go/kubernetes"
+	corelisters "k8s.io/client-go/listers/core/v1"
+	"k8s.io/client-go/tools/cache"
+	"k8s.io/client-go/util/workqueue"
+	"k8s.io/utils/clock"
+)
+
+// The published ConfigMap.
+const (
+	ConfigMapName         = "kube-root-ca.crt"
+	DataKey               = "ca.crt"
+	DescriptionAnnotation = "kubernetes.io/description"
+	Description           = "Contains a CA bundle that can be used to verify the kube-apiserver when using internal endpoints such as the internal service IP or kubernetes.default.svc. " +
+		"No other usage is guaranteed across distributions of Kubernetes clusters."
+)
+
+// Retry back-off after an error (workqueue's default controller limiter).
+const (
+	retryBaseDelay = 5 * time.Millisecond
+	retryMaxDelay  = 1000 * time.Second
+)
+
+// Config holds the publisher's dependencies.
+type Config struct {
+	// Client writes the ConfigMaps. Required.
+	Client kubernetes.Interface
+	// Informers provides the namespace and ConfigMap informers. Required;
+	// the caller starts it after New.
+	Informers informers.SharedInformerFactory
+	// RootCA is the cluster CA bundle (PEM) to publish. Required.
+	RootCA []byte
+	// Clock drives the retry back-off. Default: the real clock.
+	Clock clock.WithTicker
+	// Logger receives the publisher's logs. Default: discard.
+	Logger *slog.Logger
+	// Registerer receives the publisher's metrics. Nil: none.
+	Registerer prometheus.Registerer
+	// Workers is the number of namespaces processed in parallel. Default
+	// 1, as kube-controller-manager runs it.
+	Workers int
+}
+
+// Controller is a root CA certificate publisher.
+type Controller struct {
+	client   kubernetes.Interface
+	rootCA   string
+	clock    clock.WithTicker
+	log      *slog.Logger
+	workers  int
+	nsLister corelisters.NamespaceLister
+	cmLister corelisters.ConfigMapLister
+	synced   []cache.InformerSynced
+	handlers []handler
+	queue    workqueue.TypedRateLimitingInterface[string]
+	syncs    *prometheus.CounterVec
+	started  atomic.Bool
+}
+
+type handler struct {
+	informer cache.SharedIndexInformer
+	reg      cache.ResourceEventHandlerRegistration
+}
+
+// New builds the publisher and registers its event handlers; start
+// cfg.Informers after it.
+func New(cfg Config) (*Controller, error) {
+	if cfg.Client == nil || cfg.Informers == nil {
+		return nil, errors.New("rootcacert controller: Client and Informers are required")
+	}
+	if len(cfg.RootCA) == 0 {
+		return nil, errors.New("rootcacert controller: RootCA is required")
+	}
+	if cfg.Clock == nil {
+		cfg.Clock = clock.RealClock{}
+	}
+	if cfg.Logger == nil {
+		cfg.Logger = slog.New(slog.DiscardHandler)
+	}
+	if cfg.Workers <= 0 {
+		cfg.Workers = 1
+	}
+	nss := cfg.Informers.Core().V1().Namespaces()
+	cms := cfg.Informers.Core().V1().ConfigMaps()
+	c := &Controller{
+		client:   cfg.Client,
+		rootCA:   string(cfg.RootCA),
+		clock:    cfg.Clock,
+		log:      cfg.Logger.With("controller", "rootcacert"),
+		workers:  cfg.Workers,
+		nsLister: nss.Lister(),
+		cmLister: cms.Lister(),
+		synced:   []cache.InformerSynced{nss.Informer().HasSynced, cms.Informer().HasSynced},
+		queue: workqueue.NewTypedRateLimitingQueueWithConfig(
+			workqueue.NewTypedMaxOfRateLimiter[string](
+				workqueue.NewTypedItemExponentialFailureRateLimiter[string](retryBaseDelay, retryMaxDelay),
+				newBucketLimiter(cfg.Clock, 10, 100),
+			),
+			workqueue.TypedRateLimitingQueueConfig[string]{Name: "root_ca_cert_publisher", Clock: cfg.Clock},
+		),
+		syncs: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "terminus_rootcacert_syncs_total",
+			Help: "Namespace syncs of the root CA certificate publisher, by result (ok, error).",
+		}, []string{"result"}),
+	}
+	if err := c.addHandler(nss.Informer(), cache.ResourceEventHandlerFuncs{
+		AddFunc:    c.namespaceChanged,
+		UpdateFunc: func(_, obj any) { c.namespaceChanged(obj) },
+	}); err != nil {
+		return nil, c.fail(err)
+	}
+	if err := c.addHandler(cms.Informer(), cache.ResourceEventHandlerFuncs{
+		UpdateFunc: func(_, obj any) { c.configMapChanged(obj) },
+		DeleteFunc: c.configMapChanged,
+	}); err != nil {
+		return nil, c.fail(err)
+	}
+	if cfg.Registerer != nil {
+		if err := cfg.Registerer.Register(c.syncs); err != nil {
+			return nil, c.fail(fmt.Errorf("registering metrics: %w", err))
+		}
+	}
+	return c, nil
+}
+
+func (c *Controller) addHandler(inf cache.SharedIndexInformer, h cache.ResourceEventHandler) error {
+	reg, err := inf.AddEventHandler(h)
+	if err != nil {
+		return fmt.Errorf("adding an event handler: %w", err)
+	}
+	c.handlers = append(c.handlers, handler{inf, reg})
+	return nil
+}
+
+// fail undoes New.
+func (c *Controller) fail(err error) error {
+	c.removeHandlers()
+	c.queue.ShutDown()
+	return fmt.Errorf("rootcacert controller: %w", err)
+}
+
+func (c *Controller) removeHandlers() {
+	for _, h := range c.handlers {
+		if err := h.informer.RemoveEventHandler(h.reg); err != nil {
+			c.log.Warn("removing event handler", "err", err)
+		}
+	}
+	c.handlers = nil
+}
+
+func (c *Controller) namespaceChanged(obj any) {
+	if ns, ok := obj.(*corev1.Namespace); ok && ns.Status.Phase == corev1.NamespaceActive {
+		c.queue.Add(ns.Name)
+	}
+}
+
+func (c *Controller) configMapChanged(obj any) {
+	if t, ok := obj.(cache.DeletedFinalStateUnknown); ok {
+		obj = t.Obj
+	}
+	cm, ok := obj.(*corev1.ConfigMap)
+	if !ok {
+		c.log.Warn("unexpected object in a ConfigMap event", "type", fmt.Sprintf("%T", obj))
+		return
+	}
+	if cm.Name == ConfigMapName {
+		c.queue.Add(cm.Namespace)
+	}
+}
+
+// Run processes namespaces until ctx ends, then stops its goroutines and
+// returns nil. It may be called once.
+func (c *Controller) Run(ctx context.Context) error {
+	if !c.started.CompareAndSwap(false, true) {
+		return errors.New("rootcacert controller: Run called twice")
+	}
+	defer c.removeHandlers()
+	var wg sync.WaitGroup
+	defer func() {
+		c.queue.ShutDown()
+		wg.Wait()
+		c.log.Info("stopped")
+	}()
+	c.log.Info("starting", "workers", c.workers)
+	if !cache.WaitForCacheSync(ctx.Done(), c.synced...) {
+		return nil
+	}
+	for range c.workers {
+		wg.Go(func() {
+			for c.processNext(ctx) {
+			}
+		})
+	}
+	<-ctx.Done()
+	return nil
+}
+
+func (c *Controller) processNext(ctx context.Context) bool {
+	key, quit := c.queue.Get()
+	if quit {
+		return false
+	}
+	defer c.queue.Done(key)
+	err := c.sync(ctx, key)
+	switch {
+	case err == nil:
+		c.syncs.WithLabelValues("ok").Inc()
+		c.queue.Forget(key)
+	case ctx.Err() != nil:
+	default:
+		c.syncs.WithLabelValues("error").Inc()
+		c.log.Error("publishing the root CA", "namespace", key, "err", err)
+		c.queue.AddRateLimited(key)
+	}
+	return true
+}
+
+// sync creates or resets the ConfigMap in an Active namespace.
+func (c *Controller) sync(ctx context.Context, name string) error {
+	ns, err := c.nsLister.Get(name)
+	if apierrors.IsNotFound(err) {
+		return nil
+	}
+	if err != nil {
+		return err
+	}
+	if ns.Status.Phase != corev1.NamespaceActive || ns.DeletionTimestamp != nil {
+		// Nothing may be created in a terminating namespace (spec E5).
+		return nil
+	}
+	data := map[string]string{DataKey: c.rootCA}
+	cm, err := c.cmLister.ConfigMaps(name).Get(ConfigMapName)
+	switch {
+	case apierrors.IsNotFound(err):
+		_, err := c.client.CoreV1().ConfigMaps(name).Create(ctx, &corev1.ConfigMap{
+			ObjectMeta: metav1.ObjectMeta{
+				Name:        ConfigMapName,
+				Annotations: map[string]string{DescriptionAnnotation: Description},
+			},
+			Data: data,
+		}, metav1.CreateOptions{})
+		// The namespace is gone or going: nothing to retry.
+		if apierrors.IsNotFound(err) || apierrors.HasStatusCause(err, corev1.NamespaceTerminatingCause) {
+			return nil
+		}
+		return err
+	case err != nil:
+		return err
+	}
+	// Like upstream: the data must match exactly and the description must
+	// be there; other keys of the object (binaryData, labels) are the
+	// user's.
+	if maps.Equal(cm.Data, data) && cm.Annotations[DescriptionAnnotation] != "" {
+		return nil
+	}
+	cm = cm.DeepCopy()
+	cm.Data = data
+	if cm.Annotations == nil {
+		cm.Annotations = map[string]string{}
+	}
+	cm.Annotations[DescriptionAnnotation] = Description
+	_, err = c.client.CoreV1().ConfigMaps(name).Update(ctx, cm, metav1.UpdateOptions{})
+	return err
+}
+
+// bucketLimiter is a token bucket on the injected clock: qps tokens a
+// second, at most burst at once (workqueue's BucketRateLimiter reads the
+// wall clock).
+type bucketLimiter struct {
+	clock  clock.PassiveClock
+	qps    float64
+	burst  float64
+	mu     sync.Mutex
+	tokens float64
+	last   time.Time
+}
+
+func newBucketLimiter(clk clock.PassiveClock, qps, burst float64) *bucketLimiter {
+	return &bucketLimiter{clock: clk, qps: qps, burst: burst, tokens: burst, last: clk.Now()}
+}
+
+// When takes a token and returns how long to wait for it.
+func (b *bucketLimiter) When(string) time.Duration {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	now := b.clock.Now()
+	if now.After(b.last) {
+		b.tokens = min(b.burst, b.tokens+now.Sub(b.last).Seconds()*b.qps)
+		b.last = now
+	}
+	b.tokens--
+	if b.tokens >= 0 {
+		return 0
+	}
+	return time.Duration(-b.tokens / b.qps * float64(time.Second))
+}
+
+func (b *bucketLimiter) Forget(string) {}
+
+func (b *bucketLimiter) NumRequeues(string) int { return 0 }

@@ -1,0 +1,298 @@
+// Package serviceaccount is the service accounts controller (upstream
+// kube-controller-manager pkg/controller/serviceaccount,
+// serviceaccounts_controller.go): every Active namespace gets a "default"
+// ServiceAccount, created again if it is deleted. Terminating namespaces
+// are skipped. Tokens are not this controller's business.
+//
+// Like upstream it records no Events.
+package serviceaccount
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	corev1 "k8s.io/api/core/v1"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	utilerrors "k8s.io/apimachinery/pkg/util/errors"
+	"k8s.io/client-go/informers"
+	"k8s.io/client-go/kubernetes"
+	corelisters "k8s.io/client-go/listers/core/v1"
+	"k8s.io/client-go/tools/cache"
+	"k8s.io/client-go/util/workqueue"
+	"k8s.io/utils/clock"
+)
+
+// DefaultName is the name of the ServiceAccount every namespace gets.
+const DefaultName = "default"
+
+// Retry back-off after an error (workqueue's default controller limiter).
+const (
+	retryBaseDelay = 5 * time.Millisecond
+	retryMaxDelay  = 1000 * time.Second
+)
+
+// Config holds the controller's dependencies.
+type Config struct {
+	// Client creates service accounts. Required.
+	Client kubernetes.Interface
+	// Informers provides the namespace and service account informers.
+	// Required; the caller starts it after New.
+	Informers informers.SharedInformerFactory
+	// Clock drives the retry back-off. Default: the real clock.
+	Clock clock.WithTicker
+	// Logger receives the controller's logs. Default: discard.
+	Logger *slog.Logger
+	// Registerer receives the controller's metrics. Nil: none.
+	Registerer prometheus.Registerer
+	// Workers is the number of namespaces processed in parallel. Default
+	// 1, as kube-controller-manager runs it.
+	Workers int
+}
+
+// Controller is a service accounts controller.
+type Controller struct {
+	client   kubernetes.Interface
+	clock    clock.WithTicker
+	log      *slog.Logger
+	workers  int
+	nsLister corelisters.NamespaceLister
+	saLister corelisters.ServiceAccountLister
+	synced   []cache.InformerSynced
+	handlers []handler
+	queue    workqueue.TypedRateLimitingInterface[string]
+	syncs    *prometheus.CounterVec
+	started  atomic.Bool
+}
+
+type handler struct {
+	informer cache.SharedIndexInformer
+	reg      cache.ResourceEventHandlerRegistration
+}
+
+// New builds the controller and registers its event handlers; start
+// cfg.Informers after it.
+func New(cfg Config) (*Controller, error) {
+	if cfg.Client == nil || cfg.Informers == nil {
+		return nil, errors.New("serviceaccount controller: Client and Informers are required")
+	}
+	if cfg.Clock == nil {
+		cfg.Clock = clock.RealClock{}
+	}
+	if cfg.Logger == nil {
+		cfg.Logger = slog.New(slog.DiscardHandler)
+	}
+	if cfg.Workers <= 0 {
+		cfg.Workers = 1
+	}
+	nss := cfg.Informers.Core().V1().Namespaces()
+	sas := cfg.Informers.Core().V1().ServiceAccounts()
+	c := &Controller{
+		client:   cfg.Client,
+		clock:    cfg.Clock,
+		log:      cfg.Logger.With("controller", "serviceaccount"),
+		workers:  cfg.Workers,
+		nsLister: nss.Lister(),
+		saLister: sas.Lister(),
+		synced:   []cache.InformerSynced{nss.Informer().HasSynced, sas.Informer().HasSynced},
+		queue: workqueue.NewTypedRateLimitingQueueWithConfig(
+			workqueue.NewTypedMaxOfRateLimiter[string](
+				workqueue.NewTypedItemExponentialFailureRateLimiter[string](retryBaseDelay, retryMaxDelay),
+				newBucketLimiter(cfg.Clock, 10, 100),
+			),
+			workqueue.TypedRateLimitingQueueConfig[string]{Name: "serviceaccount", Clock: cfg.Clock},
+		),
+		syncs: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "terminus_serviceaccount_controller_syncs_total",
+			Help: "Namespace syncs of the service accounts controller, by result (ok, error).",
+		}, []string{"result"}),
+	}
+	if err := c.addHandler(nss.Informer(), cache.ResourceEventHandlerFuncs{
+		AddFunc:    c.namespaceChanged,
+		UpdateFunc: func(_, obj any) { c.namespaceChanged(obj) },
+	}); err != nil {
+		return nil, c.fail(err)
+	}
+	if err := c.addHandler(sas.Informer(), cache.ResourceEventHandlerFuncs{
+		DeleteFunc: c.serviceAccountDeleted,
+	}); err != nil {
+		return nil, c.fail(err)
+	}
+	if cfg.Registerer != nil {
+		if err := cfg.Registerer.Register(c.syncs); err != nil {
+			return nil, c.fail(fmt.Errorf("registering metrics: %w", err))
+		}
+	}
+	return c, nil
+}
+
+func (c *Controller) addHandler(inf cache.SharedIndexInformer, h cache.ResourceEventHandler) error {
+	reg, err := inf.AddEventHandler(h)
+	if err != nil {
+		return fmt.Errorf("adding an event handler: %w", err)
+	}
+	c.handlers = append(c.handlers, handler{inf, reg})
+	return nil
+}
+
+// fail undoes New.
+func (c *Controller) fail(err error) error {
+	c.removeHandlers()
+	c.queue.ShutDown()
+	return fmt.Errorf("serviceaccount controller: %w", err)
+}
+
+func (c *Controller) removeHandlers() {
+	for _, h := range c.handlers {
+		if err := h.informer.RemoveEventHandler(h.reg); err != nil {
+			c.log.Warn("removing event handler", "err", err)
+		}
+	}
+	c.handlers = nil
+}
+
+func (c *Controller) namespaceChanged(obj any) {
+	if ns, ok := obj.(*corev1.Namespace); ok {
+		c.queue.Add(ns.Name)
+	}
+}
+
+func (c *Controller) serviceAccountDeleted(obj any) {
+	if t, ok := obj.(cache.DeletedFinalStateUnknown); ok {
+		obj = t.Obj
+	}
+	sa, ok := obj.(*corev1.ServiceAccount)
+	if !ok {
+		c.log.Warn("unexpected object in a service account delete event", "type", fmt.Sprintf("%T", obj))
+		return
+	}
+	if sa.Name == DefaultName {
+		c.queue.Add(sa.Namespace)
+	}
+}
+
+// Run processes namespaces until ctx ends, then stops its goroutines and
+// returns nil. It may be called once.
+func (c *Controller) Run(ctx context.Context) error {
+	if !c.started.CompareAndSwap(false, true) {
+		return errors.New("serviceaccount controller: Run called twice")
+	}
+	defer c.removeHandlers()
+	var wg sync.WaitGroup
+	defer func() {
+		c.queue.ShutDown()
+		wg.Wait()
+		c.log.Info("stopped")
+	}()
+	c.log.Info("starting", "workers", c.workers)
+	if !cache.WaitForCacheSync(ctx.Done(), c.synced...) {
+		return nil
+	}
+	for range c.workers {
+		wg.Go(func() {
+			for c.processNext(ctx) {
+			}
+		})
+	}
+	<-ctx.Done()
+	return nil
+}
+
+func (c *Controller) processNext(ctx context.Context) bool {
+	key, quit := c.queue.Get()
+	if quit {
+		return false
+	}
+	defer c.queue.Done(key)
+	err := c.sync(ctx, key)
+	switch {
+	case err == nil:
+		c.syncs.WithLabelValues("ok").Inc()
+		c.queue.Forget(key)
+	case ctx.Err() != nil:
+	default:
+		c.syncs.WithLabelValues("error").Inc()
+		c.log.Error("ensuring service accounts", "namespace", key, "err", err)
+		c.queue.AddRateLimited(key)
+	}
+	return true
+}
+
+// sync creates the default ServiceAccount in an Active namespace that
+// lacks it.
+func (c *Controller) sync(ctx context.Context, name string) error {
+	ns, err := c.nsLister.Get(name)
+	if apierrors.IsNotFound(err) {
+		return nil
+	}
+	if err != nil {
+		return err
+	}
+	if ns.Status.Phase != corev1.NamespaceActive || ns.DeletionTimestamp != nil {
+		// Nothing may be created in a terminating namespace (spec E5).
+		return nil
+	}
+	var errs []error
+	for _, saName := range []string{DefaultName} {
+		switch _, err := c.saLister.ServiceAccounts(name).Get(saName); {
+		case err == nil:
+			continue
+		case !apierrors.IsNotFound(err):
+			return err
+		}
+		sa := &corev1.ServiceAccount{ObjectMeta: metav1.ObjectMeta{Name: saName, Namespace: name}}
+		_, err := c.client.CoreV1().ServiceAccounts(name).Create(ctx, sa, metav1.CreateOptions{})
+		switch {
+		case err == nil:
+			c.log.Debug("created service account", "namespace", name, "name", saName)
+		case apierrors.IsAlreadyExists(err), apierrors.IsNotFound(err),
+			apierrors.HasStatusCause(err, corev1.NamespaceTerminatingCause):
+			// Created meanwhile, or the namespace is gone or going.
+		default:
+			errs = append(errs, err)
+		}
+	}
+	return utilerrors.NewAggregate(errs)
+}
+
+// bucketLimiter is a token bucket on the injected clock: qps tokens a
+// second, at most burst at once (workqueue's BucketRateLimiter reads the
+// wall clock).
+type bucketLimiter struct {
+	clock  clock.PassiveClock
+	qps    float64
+	burst  float64
+	mu     sync.Mutex
+	tokens float64
+	last   time.Time
+}
+
+func newBucketLimiter(clk clock.PassiveClock, qps, burst float64) *bucketLimiter {
+	return &bucketLimiter{clock: clk, qps: qps, burst: burst, tokens: burst, last: clk.Now()}
+}
+
+// When takes a token and returns how long to wait for it.
+func (b *bucketLimiter) When(string) time.Duration {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	now := b.clock.Now()
+	if now.After(b.last) {
+		b.tokens = min(b.burst, b.tokens+now.Sub(b.last).Seconds()*b.qps)
+		b.last = now
+	}
+	b.tokens--
+	if b.tokens >= 0 {
+		return 0
+	}
+	return time.Duration(-b.tokens / b.qps * float64(time.Second))
+}
+
+func (b *bucketLimiter) Forget(string) {}
+
+func (b *bucketLimiter) NumRequeues(string) int { return 0 }
