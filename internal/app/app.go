@@ -21,6 +21,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus/collectors"
 	"golang.org/x/sync/errgroup"
 	"k8s.io/apimachinery/pkg/version"
+	"k8s.io/client-go/rest"
 	"k8s.io/utils/clock"
 
 	"github.com/terminus-project/terminus/internal/apiserver"
@@ -57,8 +58,11 @@ type Config struct {
 	// kube-controller-manager's --controllers: "*" all, "name" one,
 	// "-name" all but one. Empty means "*".
 	Controllers []string
-	Logger      *slog.Logger
-	Clock       clock.WithTicker
+	// NamespaceDeletionDelay delays the namespace controller's work on a
+	// terminating namespace (upstream: 5 s; docs/decisions/0003).
+	NamespaceDeletionDelay time.Duration
+	Logger                 *slog.Logger
+	Clock                  clock.WithTicker
 }
 
 // Info says where a started server is.
@@ -106,6 +110,7 @@ func Run(ctx context.Context, cfg Config, started func(Info)) error {
 	if err != nil {
 		return err
 	}
+	controllers := &controllerSet{}
 	promReg := prometheus.NewRegistry()
 	promReg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	srv, err := apiserver.New(apiserver.Config{
@@ -114,7 +119,7 @@ func Run(ctx context.Context, cfg Config, started func(Info)) error {
 		Authenticator: apiserver.TokenCertAuthenticator{AdminToken: bundle.AdminToken},
 		Version:       cfg.Version,
 		LiveChecks:    []apiserver.HealthCheck{storageCheck(store)},
-		ReadyChecks: []apiserver.HealthCheck{storageCheck(store), {Name: "watch-cache-sync", Check: func(context.Context) error {
+		ReadyChecks: []apiserver.HealthCheck{storageCheck(store), {Name: "gc-monitors", Check: controllers.ready}, {Name: "watch-cache-sync", Check: func(context.Context) error {
 			if !reg.Synced() {
 				return errors.New("watch caches not synced")
 			}
@@ -194,6 +199,20 @@ func Run(ctx context.Context, cfg Config, started func(Info)) error {
 		defer cancel()
 		return httpSrv.Shutdown(sctx)
 	})
+	// Controllers are API clients of this server, with the admin
+	// credentials, over the same authenticated handler chain as kubectl.
+	loopback := &rest.Config{
+		Host: url, BearerToken: bundle.AdminToken, QPS: -1,
+		TLSClientConfig: rest.TLSClientConfig{CAData: bundle.CAPEM},
+		UserAgent:       "terminus-controllers",
+	}
+	waitControllers, err := startControllers(gctx, cfg, loopback, bundle.CAPEM, promReg, log, controllers)
+	if err != nil {
+		cancelServe()
+		_ = httpSrv.Close()
+		return err
+	}
+	defer waitControllers()
 	if started != nil {
 		started(Info{URL: url, Kubeconfig: kubeconfig})
 	}

@@ -24,7 +24,9 @@ func startServer(t *testing.T) *testServer {
 	started := make(chan Info, 1)
 	done := make(chan error, 1)
 	go func() {
-		done <- Run(ctx, Config{DataDir: t.TempDir(), BindAddress: "127.0.0.1", Storage: StorageMemory}, func(i Info) { started <- i })
+		// The API tests run no controllers: they would write objects
+		// of their own (kube-root-ca.crt, default ServiceAccounts).
+		done <- Run(ctx, Config{DataDir: t.TempDir(), BindAddress: "127.0.0.1", Storage: StorageMemory, Controllers: []string{"-*"}}, func(i Info) { started <- i })
 	}()
 	var info Info
 	select {

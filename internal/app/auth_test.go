@@ -65,7 +65,7 @@ func TestAuthentication(t *testing.T) {
 		}
 		body, _ := io.ReadAll(resp.Body)
 		resp.Body.Close()
-		want := "[+]ping ok\n[+]etcd ok\n[+]watch-cache-sync ok\nreadyz check passed\n"
+		want := "[+]ping ok\n[+]etcd ok\n[+]gc-monitors ok\n[+]watch-cache-sync ok\nreadyz check passed\n"
 		if string(body) != want {
 			t.Fatalf("/readyz?verbose = %q, want %q", body, want)
 		}

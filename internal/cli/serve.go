@@ -7,9 +7,11 @@ import (
 	"log/slog"
 	"net"
 	"strings"
+	"time"
 
 	"github.com/spf13/cobra"
 	"github.com/spf13/pflag"
+	"k8s.io/klog/v2"
 
 	"github.com/terminus-project/terminus/internal/app"
 )
@@ -24,6 +26,9 @@ type ServeOptions struct {
 	Storage     string
 	LogLevel    string
 	Profiling   bool
+	Controllers []string
+	// NamespaceDeletionDelay: docs/decisions/0003.
+	NamespaceDeletionDelay time.Duration
 }
 
 // NewServeOptions returns the defaults.
@@ -46,6 +51,8 @@ func (o *ServeOptions) AddFlags(fs *pflag.FlagSet) {
 	fs.StringSliceVar(&o.EtcdServers, "etcd-servers", o.EtcdServers, "external etcd endpoints (comma separated); empty runs embedded etcd in the data dir")
 	fs.StringVar(&o.Storage, "storage", o.Storage, "storage backend: etcd or memory (memory keeps nothing across restarts)")
 	fs.BoolVar(&o.Profiling, "profiling", o.Profiling, "serve profiles at /debug/pprof (authenticated)")
+	fs.StringSliceVar(&o.Controllers, "controllers", []string{"*"}, "controllers to run: '*' all, 'name' one, '-name' all but one (names: "+strings.Join(app.ControllerNames, ", ")+")")
+	fs.DurationVar(&o.NamespaceDeletionDelay, "namespace-deletion-delay", 0, "how long the namespace controller waits before emptying a terminating namespace (upstream: 5s)")
 	fs.StringVar(&o.LogLevel, "log-level", o.LogLevel, "log level: debug, info, warn or error")
 }
 
@@ -69,6 +76,12 @@ func (o *ServeOptions) Validate() error {
 		}
 	default:
 		errs = append(errs, fmt.Errorf("--storage %q: must be etcd or memory", o.Storage))
+	}
+	if err := app.ValidateControllers(o.Controllers); err != nil {
+		errs = append(errs, fmt.Errorf("--controllers: %w", err))
+	}
+	if o.NamespaceDeletionDelay < 0 {
+		errs = append(errs, errors.New("--namespace-deletion-delay must not be negative"))
 	}
 	if _, err := parseLevel(o.LogLevel); err != nil {
 		errs = append(errs, err)
@@ -95,10 +108,14 @@ func newServeCommand(stdout, stderr io.Writer) *cobra.Command {
 				return err
 			}
 			level, _ := parseLevel(o.LogLevel)
+			logger := newLogger(stderr, level)
+			// client-go logs through klog; route it to the same logger.
+			klog.SetSlogLogger(logger)
 			cfg := app.Config{
 				DataDir: o.DataDir, BindAddress: o.BindAddress, SecurePort: o.SecurePort,
 				EtcdServers: o.EtcdServers, Storage: o.Storage, Profiling: o.Profiling,
-				Version: versionInfo(), Logger: newLogger(stderr, level),
+				Controllers: o.Controllers, NamespaceDeletionDelay: o.NamespaceDeletionDelay,
+				Version: versionInfo(), Logger: logger,
 			}
 			return app.Run(cmd.Context(), cfg, func(info app.Info) {
 				fmt.Fprintf(stdout, "terminus is serving at %s\nkubeconfig: %s\n  export KUBECONFIG=%s\n",

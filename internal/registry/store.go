@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/google/uuid"
+	"github.com/terminus-project/terminus/internal/admission"
 	"github.com/terminus-project/terminus/internal/lifecycle"
 	"github.com/terminus-project/terminus/internal/registry/defaults"
 	"github.com/terminus-project/terminus/internal/registry/validation"
@@ -162,6 +163,8 @@ func (s *Store) Create(ctx context.Context, ns string, obj runtime.Object, opts 
 		m.SetName(names.SimpleNameGenerator.GenerateName(m.GetGenerateName()))
 	}
 	prepareForCreate(s.res, obj)
+	// StorageObjectInUseProtection admission (spec F1, F2).
+	admission.MutateOnCreate(obj)
 	defaults.Apply(obj)
 	if errs := validation.ValidateCreate(obj, s.res.Namespaced); len(errs) > 0 {
 		return nil, s.invalid(m.GetName(), errs)

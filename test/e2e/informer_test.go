@@ -80,7 +80,9 @@ func TestInformerWatchList(t *testing.T) {
 	if !clientfeatures.FeatureGates().Enabled(clientfeatures.WatchListClient) {
 		t.Fatalf("client-go feature WatchListClient is off; this test needs it on (it is the v0.37 default, or set KUBE_FEATURE_WatchListClient=true)")
 	}
-	s := startServer(t)
+	// No controllers: the informer must see exactly the test's objects
+	// (the root CA publisher would add kube-root-ca.crt).
+	s := startServer(t, "--controllers=-*")
 	cfg, rec := recordingConfig(s.restConfig(t))
 	cs := kubernetes.NewForConfigOrDie(cfg)
 	const ns = "informer"

@@ -1,0 +1,150 @@
+package app
+
+import (
+	"context"
+	"fmt"
+	"log/slog"
+	"slices"
+	"strings"
+	"sync"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"k8s.io/client-go/discovery"
+	"k8s.io/client-go/informers"
+	"k8s.io/client-go/kubernetes"
+	"k8s.io/client-go/metadata"
+	"k8s.io/client-go/rest"
+
+	"github.com/terminus-project/terminus/internal/controller/garbagecollector"
+	"github.com/terminus-project/terminus/internal/controller/namespace"
+	"github.com/terminus-project/terminus/internal/controller/podgc"
+	"github.com/terminus-project/terminus/internal/controller/pvcprotection"
+	"github.com/terminus-project/terminus/internal/controller/pvprotection"
+	"github.com/terminus-project/terminus/internal/controller/rootcacert"
+	"github.com/terminus-project/terminus/internal/controller/serviceaccount"
+)
+
+// ControllerNames are the built-in controllers, as --controllers names
+// them (kube-controller-manager's names).
+var ControllerNames = []string{"garbagecollector", "namespace", "serviceaccount", "root-ca-cert-publisher", "pvc-protection", "pv-protection", "podgc"}
+
+// controllerEnabled applies kube-controller-manager's --controllers syntax:
+// "*" all, "name" one, "-name" not that one; the first match wins.
+func controllerEnabled(selection []string, name string) bool {
+	if len(selection) == 0 {
+		selection = []string{"*"}
+	}
+	for _, s := range selection {
+		switch {
+		case s == name:
+			return true
+		case s == "-"+name:
+			return false
+		}
+	}
+	return slices.Contains(selection, "*")
+}
+
+// ValidateControllers rejects unknown controller names.
+func ValidateControllers(selection []string) error {
+	for _, s := range selection {
+		n := strings.TrimPrefix(s, "-")
+		if n != "*" && !slices.Contains(ControllerNames, n) {
+			return fmt.Errorf("unknown controller %q (known: %s)", n, strings.Join(ControllerNames, ", "))
+		}
+	}
+	return nil
+}
+
+type runner interface{ Run(context.Context) error }
+
+// controllerSet is the started controllers and what they need.
+type controllerSet struct {
+	gc *garbagecollector.Controller
+}
+
+// ready backs the /readyz check of the garbage collector's monitors.
+func (c *controllerSet) ready(context.Context) error {
+	if c == nil || c.gc == nil {
+		return nil
+	}
+	return c.gc.Ready()
+}
+
+// startControllers builds the selected controllers as API clients of
+// loopback and runs them until ctx ends; wait returns once all stopped.
+func startControllers(ctx context.Context, cfg Config, loopback *rest.Config, rootCA []byte, reg prometheus.Registerer, log *slog.Logger, set *controllerSet) (wait func(), err error) {
+	client, err := kubernetes.NewForConfig(loopback)
+	if err != nil {
+		return nil, err
+	}
+	meta, err := metadata.NewForConfig(loopback)
+	if err != nil {
+		return nil, err
+	}
+	disc, err := discovery.NewDiscoveryClientForConfig(loopback)
+	if err != nil {
+		return nil, err
+	}
+	factory := informers.NewSharedInformerFactory(client, 0)
+	clk := cfg.Clock
+	var runners []runner
+	add := func(name string, build func() (runner, error)) error {
+		if !controllerEnabled(cfg.Controllers, name) {
+			return nil
+		}
+		r, err := build()
+		if err != nil {
+			return fmt.Errorf("controller %s: %w", name, err)
+		}
+		runners = append(runners, r)
+		return nil
+	}
+	l := func(name string) *slog.Logger { return log.With("controller", name) }
+	steps := []struct {
+		name  string
+		build func() (runner, error)
+	}{
+		{"garbagecollector", func() (runner, error) {
+			gc, err := garbagecollector.New(garbagecollector.Config{Metadata: meta, Discovery: disc, Client: client, Clock: clk, Logger: l("garbagecollector"), Registerer: reg})
+			set.gc = gc
+			return gc, err
+		}},
+		{"namespace", func() (runner, error) {
+			return namespace.New(namespace.Config{Client: client, Metadata: meta, Discovery: disc, Informers: factory, Clock: clk,
+				Logger: l("namespace"), Registerer: reg, DeletionDelay: cfg.NamespaceDeletionDelay})
+		}},
+		{"serviceaccount", func() (runner, error) {
+			return serviceaccount.New(serviceaccount.Config{Client: client, Informers: factory, Clock: clk, Logger: l("serviceaccount"), Registerer: reg})
+		}},
+		{"root-ca-cert-publisher", func() (runner, error) {
+			return rootcacert.New(rootcacert.Config{Client: client, Informers: factory, RootCA: rootCA, Clock: clk, Logger: l("root-ca-cert-publisher"), Registerer: reg})
+		}},
+		{"pvc-protection", func() (runner, error) {
+			return pvcprotection.New(pvcprotection.Config{Client: client, Informers: factory, Clock: clk, Logger: l("pvc-protection"), Registerer: reg})
+		}},
+		{"pv-protection", func() (runner, error) {
+			return pvprotection.New(pvprotection.Config{Client: client, Informers: factory, Clock: clk, Logger: l("pv-protection"), Registerer: reg})
+		}},
+		{"podgc", func() (runner, error) {
+			return podgc.New(podgc.Config{Client: client, Informers: factory, Clock: clk, Logger: l("podgc"), Registerer: reg})
+		}},
+	}
+	for _, s := range steps {
+		if err := add(s.name, s.build); err != nil {
+			return nil, err
+		}
+	}
+	factory.Start(ctx.Done())
+	var wg sync.WaitGroup
+	for _, r := range runners {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			if err := r.Run(ctx); err != nil {
+				log.Error("controller stopped", "err", err)
+			}
+		}()
+	}
+	return func() { wg.Wait(); factory.Shutdown() }, nil
+}
