@@ -20,7 +20,13 @@ func newBenchCommand(stdout io.Writer) *cobra.Command {
   watch-latency  time from create start to the ADDED watch event
   finalizer-churn  delete finalizer-held ConfigMaps and remove their
                  finalizers with --concurrency workers; objects/s from
-                 DELETE to the DELETED event`,
+                 DELETE to the DELETED event
+  cascade-background|cascade-foreground|orphan
+                 delete an owner with --count dependents using that
+                 policy; time until owner and dependents are gone
+                 (orphan: until the dependents are unowned)
+  namespace-delete  delete a namespace with --count ConfigMaps (0
+                 allowed); time until NotFound`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			if err := o.Validate(); err != nil {
