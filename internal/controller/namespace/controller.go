@@ -17,6 +17,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"github.com/terminus-project/terminus/internal/controller/runner"
 	"log/slog"
 	"sync"
 	"sync/atomic"
@@ -130,7 +131,7 @@ func New(cfg Config) (*Controller, error) {
 			workqueue.NewTypedMaxOfRateLimiter[string](
 				workqueue.NewTypedItemExponentialFailureRateLimiter[string](retryBaseDelay, retryMaxDelay),
 				// Overall retry speed: 10 per second, bursts of 100.
-				newBucketLimiter(cfg.Clock, 10, 100),
+				runner.NewBucketLimiter(cfg.Clock, 10, 100),
 			),
 			workqueue.TypedRateLimitingQueueConfig[string]{Name: "namespace", Clock: cfg.Clock},
 		),
@@ -241,42 +242,6 @@ func (c *Controller) syncKey(ctx context.Context, name string) error {
 	}
 	return c.sync(ctx, name)
 }
-
-// bucketLimiter is a token bucket on the injected clock: qps tokens a
-// second, at most burst at once (workqueue's BucketRateLimiter reads the
-// wall clock).
-type bucketLimiter struct {
-	clock  clock.PassiveClock
-	qps    float64
-	burst  float64
-	mu     sync.Mutex
-	tokens float64
-	last   time.Time
-}
-
-func newBucketLimiter(clk clock.PassiveClock, qps, burst float64) *bucketLimiter {
-	return &bucketLimiter{clock: clk, qps: qps, burst: burst, tokens: burst, last: clk.Now()}
-}
-
-// When takes a token and returns how long to wait for it.
-func (b *bucketLimiter) When(string) time.Duration {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	now := b.clock.Now()
-	if now.After(b.last) {
-		b.tokens = min(b.burst, b.tokens+now.Sub(b.last).Seconds()*b.qps)
-		b.last = now
-	}
-	b.tokens--
-	if b.tokens >= 0 {
-		return 0
-	}
-	return time.Duration(-b.tokens / b.qps * float64(time.Second))
-}
-
-func (b *bucketLimiter) Forget(string) {}
-
-func (b *bucketLimiter) NumRequeues(string) int { return 0 }
 
 // metrics are the controller's Prometheus metrics.
 type metrics struct {

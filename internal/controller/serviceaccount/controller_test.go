@@ -2,6 +2,7 @@ package serviceaccount
 
 import (
 	"context"
+	"github.com/terminus-project/terminus/internal/controller/runner"
 	"testing"
 	"time"
 
@@ -104,7 +105,7 @@ func TestSync(t *testing.T) {
 func TestBucketLimiter(t *testing.T) {
 	start := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
 	clk := &stepClock{now: start}
-	b := newBucketLimiter(clk, 10, 2)
+	b := runner.NewBucketLimiter(clk, 10, 2)
 	got := []time.Duration{b.When(""), b.When(""), b.When(""), b.When("")}
 	want := []time.Duration{0, 0, 100 * time.Millisecond, 200 * time.Millisecond}
 	for i := range want {
