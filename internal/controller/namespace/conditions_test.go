@@ -147,7 +147,7 @@ func TestConditionTransitions(t *testing.T) {
 
 func TestRequeueAfter(t *testing.T) {
 	for est, want := range map[int64]time.Duration{0: time.Second, 1: time.Second, 15: 8 * time.Second, 30: 16 * time.Second} {
-		if got := (&remainingError{estimate: est}).requeueAfter(); got != want {
+		if got := (&remainingError{estimate: est}).RequeueAfter(); got != want {
 			t.Errorf("E9 estimate %d s: requeue after %v, want %v", est, got, want)
 		}
 	}

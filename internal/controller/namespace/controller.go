@@ -17,10 +17,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"github.com/terminus-project/terminus/internal/controller/runner"
 	"log/slog"
-	"sync"
-	"sync/atomic"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -32,8 +29,9 @@ import (
 	corelisters "k8s.io/client-go/listers/core/v1"
 	"k8s.io/client-go/metadata"
 	"k8s.io/client-go/tools/cache"
-	"k8s.io/client-go/util/workqueue"
 	"k8s.io/utils/clock"
+
+	"github.com/terminus-project/terminus/internal/controller/runner"
 )
 
 // Defaults of Config.
@@ -42,11 +40,10 @@ const (
 	DefaultResyncPeriod = 5 * time.Minute
 )
 
-// Retry back-off after an error (spec E9).
-const (
-	retryBaseDelay = 5 * time.Millisecond
-	retryMaxDelay  = 60 * time.Second
-)
+// retryMaxDelay caps the back-off after an error (spec E9); it starts at
+// runner.DefaultRetryBaseDelay, 5 ms, and retries overall run at 10 a
+// second in bursts of 100.
+const retryMaxDelay = 60 * time.Second
 
 // Config holds the controller's dependencies.
 type Config struct {
@@ -85,14 +82,10 @@ type Controller struct {
 	discovery discovery.DiscoveryInterface
 	clock     clock.WithTicker
 	log       *slog.Logger
-	workers   int
 	delay     time.Duration
 	lister    corelisters.NamespaceLister
-	informer  cache.SharedIndexInformer
-	handler   cache.ResourceEventHandlerRegistration
-	queue     workqueue.TypedRateLimitingInterface[string]
+	queue     *runner.Queue[string]
 	metrics   *metrics
-	started   atomic.Bool
 }
 
 // New builds the controller and registers its event handler; start
@@ -123,33 +116,37 @@ func New(cfg Config) (*Controller, error) {
 		discovery: cfg.Discovery,
 		clock:     cfg.Clock,
 		log:       cfg.Logger.With("controller", "namespace"),
-		workers:   cfg.Workers,
 		delay:     cfg.DeletionDelay,
 		lister:    nsInformer.Lister(),
-		informer:  nsInformer.Informer(),
-		queue: workqueue.NewTypedRateLimitingQueueWithConfig(
-			workqueue.NewTypedMaxOfRateLimiter[string](
-				workqueue.NewTypedItemExponentialFailureRateLimiter[string](retryBaseDelay, retryMaxDelay),
-				// Overall retry speed: 10 per second, bursts of 100.
-				runner.NewBucketLimiter(cfg.Clock, 10, 100),
-			),
-			workqueue.TypedRateLimitingQueueConfig[string]{Name: "namespace", Clock: cfg.Clock},
-		),
-		metrics: newMetrics(),
+		metrics:   newMetrics(),
 	}
-	reg, err := c.informer.AddEventHandlerWithResyncPeriod(cache.ResourceEventHandlerFuncs{
+	queue, err := runner.New(runner.Config[string]{
+		Name:          "namespace",
+		Clock:         cfg.Clock,
+		Logger:        c.log,
+		Workers:       cfg.Workers,
+		RetryMaxDelay: retryMaxDelay,
+		Sync:          c.syncKey,
+		Observe:       c.observe,
+		ErrorMessage:  "deleting namespace content failed",
+		KeyAttrs:      func(name string) []any { return []any{"namespace", name} },
+		StartAttrs:    []any{"deletionDelay", cfg.DeletionDelay},
+	})
+	if err != nil {
+		return nil, fmt.Errorf("namespace controller: %w", err)
+	}
+	c.queue = queue
+	if err := c.metrics.register(cfg.Registerer); err != nil {
+		return nil, err
+	}
+	// The handler is added here, before the caller starts the informer,
+	// for its resync period to take effect.
+	if err := c.queue.Watch(nsInformer.Informer(), cache.ResourceEventHandlerFuncs{
 		AddFunc:    c.enqueue,
 		UpdateFunc: func(_, obj any) { c.enqueue(obj) },
-	}, cfg.ResyncPeriod)
-	if err != nil {
-		c.queue.ShutDown()
-		return nil, fmt.Errorf("namespace controller: adding the namespace handler: %w", err)
-	}
-	c.handler = reg
-	if err := c.metrics.register(cfg.Registerer); err != nil {
-		c.removeHandler()
-		c.queue.ShutDown()
-		return nil, err
+	}, cfg.ResyncPeriod); err != nil {
+		c.metrics.unregister(cfg.Registerer)
+		return nil, fmt.Errorf("namespace controller: %w", err)
 	}
 	return c, nil
 }
@@ -166,69 +163,26 @@ func (c *Controller) enqueue(obj any) {
 // Run processes terminating namespaces until ctx ends, then stops its
 // goroutines and returns nil. It may be called once.
 func (c *Controller) Run(ctx context.Context) error {
-	if !c.started.CompareAndSwap(false, true) {
-		return errors.New("namespace controller: Run called twice")
+	if err := c.queue.Run(ctx); err != nil {
+		return fmt.Errorf("namespace controller: %w", err)
 	}
-	defer c.removeHandler()
-	var wg sync.WaitGroup
-	defer func() {
-		c.queue.ShutDown()
-		wg.Wait()
-		c.log.Info("stopped")
-	}()
-	c.log.Info("starting", "workers", c.workers, "deletionDelay", c.delay)
-	if !cache.WaitForCacheSync(ctx.Done(), c.informer.HasSynced) {
-		return nil
-	}
-	for range c.workers {
-		wg.Go(func() {
-			for c.processNext(ctx) {
-			}
-		})
-	}
-	<-ctx.Done()
 	return nil
 }
 
-func (c *Controller) removeHandler() {
-	if c.handler == nil {
-		return
-	}
-	if err := c.informer.RemoveEventHandler(c.handler); err != nil {
-		c.log.Warn("removing event handler", "err", err)
-	}
-	c.handler = nil
-}
-
-// processNext handles one queued namespace; it returns false once the
-// queue is shut down.
-func (c *Controller) processNext(ctx context.Context) bool {
-	name, quit := c.queue.Get()
-	if quit {
-		return false
-	}
-	defer c.queue.Done(name)
-	start := c.clock.Now()
-	err := c.syncKey(ctx, name)
-	c.metrics.duration.Observe(c.clock.Since(start).Seconds())
+// observe counts a pass; a pass that left content is a wait, not an error
+// (spec E9).
+func (c *Controller) observe(name string, err error, took time.Duration) {
+	c.metrics.duration.Observe(took.Seconds())
 	var remaining *remainingError
 	switch {
 	case err == nil:
 		c.metrics.syncs.WithLabelValues("done").Inc()
-		c.queue.Forget(name)
 	case errors.As(err, &remaining):
 		c.metrics.syncs.WithLabelValues("remaining").Inc()
-		wait := remaining.requeueAfter()
-		c.log.Debug("content remaining in namespace", "namespace", name, "estimateSeconds", remaining.estimate, "wait", wait)
-		c.queue.AddAfter(name, wait)
-	case ctx.Err() != nil:
-		// Shutting down: the failure is ours, not the namespace's.
+		c.log.Debug("content remaining in namespace", "namespace", name, "estimateSeconds", remaining.estimate, "wait", remaining.RequeueAfter())
 	default:
 		c.metrics.syncs.WithLabelValues("error").Inc()
-		c.log.Error("deleting namespace content failed", "namespace", name, "err", err)
-		c.queue.AddRateLimited(name)
 	}
-	return true
 }
 
 // syncKey runs a pass for a namespace the informer knows.
@@ -265,15 +219,13 @@ func newMetrics() *metrics {
 
 // register registers the metrics with reg, if reg is not nil.
 func (m *metrics) register(reg prometheus.Registerer) error {
-	if reg == nil {
-		return nil
-	}
-	if err := reg.Register(m.syncs); err != nil {
-		return fmt.Errorf("namespace controller: registering metrics: %w", err)
-	}
-	if err := reg.Register(m.duration); err != nil {
-		reg.Unregister(m.syncs)
-		return fmt.Errorf("namespace controller: registering metrics: %w", err)
+	if err := runner.Register(reg, m.syncs, m.duration); err != nil {
+		return fmt.Errorf("namespace controller: %w", err)
 	}
 	return nil
+}
+
+// unregister undoes register.
+func (m *metrics) unregister(reg prometheus.Registerer) {
+	runner.Unregister(reg, m.syncs, m.duration)
 }

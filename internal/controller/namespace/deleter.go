@@ -39,9 +39,9 @@ func (e *remainingError) Error() string {
 	return fmt.Sprintf("some content remains in the namespace, estimate %d seconds before it is removed", e.estimate)
 }
 
-// requeueAfter is upstream's wait after a pass that left content: half the
-// estimate plus one second.
-func (e *remainingError) requeueAfter() time.Duration {
+// RequeueAfter, which makes the error a runner.Requeuer, is upstream's
+// wait after a pass that left content: half the estimate plus one second.
+func (e *remainingError) RequeueAfter() time.Duration {
 	return time.Duration(e.estimate/2+1) * time.Second
 }
 

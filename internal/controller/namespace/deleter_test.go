@@ -132,7 +132,7 @@ func TestSync(t *testing.T) {
 		f.add(secretsGVR, "Secret", "s", nil)
 		err := f.c.sync(ctx, testNS)
 		var r *remainingError
-		if !errors.As(err, &r) || r.estimate != 15 || r.requeueAfter() != 8*time.Second {
+		if !errors.As(err, &r) || r.estimate != 15 || r.RequeueAfter() != 8*time.Second {
 			t.Fatalf("sync = %v, want 15 s remaining with a requeue after 8 s", err)
 		}
 		if len(f.finalizes) != 0 {

@@ -117,7 +117,6 @@ func newFixture(t *testing.T, ns *corev1.Namespace, cfg Config) *fixture {
 		t.Fatal(err)
 	}
 	f.c = c
-	t.Cleanup(c.queue.ShutDown)
 	return f
 }
 

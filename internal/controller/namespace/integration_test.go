@@ -9,11 +9,8 @@ import (
 	corev1 "k8s.io/api/core/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
-	"k8s.io/client-go/discovery"
 	"k8s.io/client-go/informers"
 	"k8s.io/client-go/kubernetes"
-	"k8s.io/client-go/metadata"
-	"k8s.io/client-go/rest"
 	clocktesting "k8s.io/utils/clock/testing"
 
 	"github.com/terminus-project/terminus/internal/apptest"
@@ -23,39 +20,16 @@ import (
 
 func TestMain(m *testing.M) { storagetest.Main(m) }
 
-// eventually polls cond every 20ms, calling step first, until it holds or
-// the deadline passes.
-func eventually(t *testing.T, what string, step func(), cond func() (bool, error)) {
-	t.Helper()
-	deadline := time.Now().Add(20 * time.Second)
-	for {
-		if step != nil {
-			step()
-		}
-		ok, err := cond()
-		if err != nil {
-			t.Fatalf("%s: %v", what, err)
-		}
-		if ok {
-			return
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("timed out waiting: %s", what)
-		}
-		time.Sleep(20 * time.Millisecond) // polling with a deadline
-	}
-}
-
 // startController runs a namespace controller on clk against the server
 // until the test ends.
-func startController(t *testing.T, cfg *rest.Config, clk *clocktesting.FakeClock) {
+func startController(t *testing.T, srv *apptest.Server, clk *clocktesting.FakeClock) {
 	t.Helper()
-	client := kubernetes.NewForConfigOrDie(cfg)
+	client := srv.Clientset(t)
 	f := informers.NewSharedInformerFactory(client, 0)
 	c, err := namespace.New(namespace.Config{
 		Client:     client,
-		Metadata:   metadata.NewForConfigOrDie(cfg),
-		Discovery:  discovery.NewDiscoveryClientForConfigOrDie(cfg),
+		Metadata:   srv.Metadata(t),
+		Discovery:  srv.Discovery(t),
 		Informers:  f,
 		Clock:      clk,
 		Registerer: prometheus.NewRegistry(),
@@ -63,17 +37,7 @@ func startController(t *testing.T, cfg *rest.Config, clk *clocktesting.FakeClock
 	if err != nil {
 		t.Fatal(err)
 	}
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan error, 1)
-	go func() { done <- c.Run(ctx) }()
-	f.Start(ctx.Done())
-	t.Cleanup(func() {
-		cancel()
-		if err := <-done; err != nil {
-			t.Errorf("Run: %v", err)
-		}
-		f.Shutdown()
-	})
+	apptest.Run(t, c, f)
 }
 
 func condition(ns *corev1.Namespace, t corev1.NamespaceConditionType) *corev1.NamespaceCondition {
@@ -97,12 +61,12 @@ func gone(ctx context.Context, client kubernetes.Interface, name string) func() 
 
 func TestNamespaceDeletion(t *testing.T) {
 	srv := apptest.Start(t, apptest.Options{})
-	client := kubernetes.NewForConfigOrDie(srv.Config)
+	client := srv.Clientset(t)
 	ctx := context.Background()
 	// The clock never moves unless a test steps it: whatever happens
 	// without a step happened in the first pass, with no requeue.
 	clk := clocktesting.NewFakeClock(time.Now())
-	startController(t, srv.Config, clk)
+	startController(t, srv, clk)
 
 	t.Run("E10 an empty namespace goes in one pass", func(t *testing.T) {
 		const name = "empty"
@@ -112,7 +76,7 @@ func TestNamespaceDeletion(t *testing.T) {
 		if err := client.CoreV1().Namespaces().Delete(ctx, name, metav1.DeleteOptions{}); err != nil {
 			t.Fatal(err)
 		}
-		eventually(t, "E7 the empty namespace disappears", nil, gone(ctx, client, name))
+		apptest.Eventually(t, "E7 the empty namespace disappears", gone(ctx, client, name))
 	})
 
 	t.Run("E10 E11 a stuck finalizer holds the namespace until it is removed", func(t *testing.T) {
@@ -151,7 +115,7 @@ func TestNamespaceDeletion(t *testing.T) {
 			wantFinalizers = "Some content in the namespace has finalizers remaining: example.com/stuck in 1 resource instances"
 		)
 		var ns *corev1.Namespace
-		eventually(t, "E11 the namespace reports the stuck content", nil, func() (bool, error) {
+		apptest.Eventually(t, "E11 the namespace reports the stuck content", func() (bool, error) {
 			var err error
 			ns, err = client.CoreV1().Namespaces().Get(ctx, name, metav1.GetOptions{})
 			if err != nil {
@@ -202,7 +166,10 @@ func TestNamespaceDeletion(t *testing.T) {
 			t.Fatal(err)
 		}
 		// The requeue comes estimate/2+1 = 8 s later on the controller's clock.
-		eventually(t, "E7 the namespace disappears once the finalizer is removed",
-			func() { clk.Step(time.Second) }, gone(ctx, client, name))
+		isGone := gone(ctx, client, name)
+		apptest.Eventually(t, "E7 the namespace disappears once the finalizer is removed", func() (bool, error) {
+			clk.Step(time.Second)
+			return isGone()
+		})
 	})
 }

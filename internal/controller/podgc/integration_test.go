@@ -24,43 +24,11 @@ func TestMain(m *testing.M) { storagetest.Main(m) }
 
 const ns = "default"
 
-func eventually(t *testing.T, what string, cond func() (bool, error)) {
-	t.Helper()
-	deadline := time.Now().Add(20 * time.Second)
-	for {
-		ok, err := cond()
-		if err != nil {
-			t.Fatalf("%s: %v", what, err)
-		}
-		if ok {
-			return
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("timed out waiting: %s", what)
-		}
-		time.Sleep(20 * time.Millisecond) // polling with a deadline
-	}
-}
-
-func passes(t *testing.T, reg *prometheus.Registry) float64 {
-	t.Helper()
-	mfs, err := reg.Gather()
-	if err != nil {
-		t.Fatal(err)
-	}
-	for _, mf := range mfs {
-		if mf.GetName() == "terminus_podgc_passes_total" {
-			return mf.GetMetric()[0].GetCounter().GetValue()
-		}
-	}
-	return 0
-}
-
 // start runs a server and a podgc with a short period and quarantine.
 func start(t *testing.T) (kubernetes.Interface, *prometheus.Registry) {
 	t.Helper()
 	srv := apptest.Start(t, apptest.Options{})
-	client := kubernetes.NewForConfigOrDie(srv.Config)
+	client := srv.Clientset(t)
 	reg := prometheus.NewRegistry()
 	f := informers.NewSharedInformerFactory(client, 0)
 	c, err := podgc.New(podgc.Config{
@@ -70,17 +38,7 @@ func start(t *testing.T) (kubernetes.Interface, *prometheus.Registry) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan error, 1)
-	go func() { done <- c.Run(ctx) }()
-	f.Start(ctx.Done())
-	t.Cleanup(func() {
-		cancel()
-		if err := <-done; err != nil {
-			t.Errorf("Run: %v", err)
-		}
-		f.Shutdown()
-	})
+	apptest.Run(t, c, f)
 	return client, reg
 }
 
@@ -153,7 +111,7 @@ func TestPodGC(t *testing.T) {
 		if err := pods.Delete(ctx, "unscheduled", metav1.DeleteOptions{}); err != nil {
 			t.Fatal(err)
 		}
-		eventually(t, "podgc marks the pod Failed", func() (bool, error) {
+		apptest.Eventually(t, "podgc marks the pod Failed", func() (bool, error) {
 			p, err := pods.Get(ctx, "unscheduled", metav1.GetOptions{})
 			return err == nil && p.Status.Phase == corev1.PodFailed, err
 		})
@@ -176,7 +134,7 @@ func TestPodGC(t *testing.T) {
 		}); err != nil && !apierrors.IsNotFound(err) {
 			t.Fatal(err)
 		}
-		eventually(t, "the released pod goes", gone(ctx, client, "unscheduled"))
+		apptest.Eventually(t, "the released pod goes", gone(ctx, client, "unscheduled"))
 	})
 
 	t.Run("F7 G12 terminating pods on an out-of-service node go, on a live node they stay", func(t *testing.T) {
@@ -204,11 +162,11 @@ func TestPodGC(t *testing.T) {
 				t.Fatal(err)
 			}
 		}
-		eventually(t, "the pod on the out-of-service node goes", gone(ctx, client, "on-broken"))
+		apptest.Eventually(t, "the pod on the out-of-service node goes", gone(ctx, client, "on-broken"))
 		// Two more passes, then the pod on the healthy node must still be
 		// there (no kubelet serves it, G12).
-		after := passes(t, reg) + 2
-		eventually(t, "two more passes", func() (bool, error) { return passes(t, reg) >= after, nil })
+		after := apptest.Counter(t, reg, "terminus_podgc_passes_total") + 2
+		apptest.Eventually(t, "two more passes", func() (bool, error) { return apptest.Counter(t, reg, "terminus_podgc_passes_total") >= after, nil })
 		p, err := pods.Get(ctx, "on-healthy", metav1.GetOptions{})
 		if err != nil {
 			t.Fatalf("G12 the terminating pod on a live node is gone: %v", err)

@@ -4,6 +4,8 @@ import (
 	"fmt"
 
 	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/terminus-project/terminus/internal/controller/runner"
 )
 
 type metrics struct {
@@ -31,17 +33,8 @@ func newMetrics() *metrics {
 
 // register registers the metrics with reg, if reg is not nil.
 func (m *metrics) register(reg prometheus.Registerer) error {
-	if reg == nil {
-		return nil
-	}
-	cs := []prometheus.Collector{m.deletions, m.errors, m.passes}
-	for i, c := range cs {
-		if err := reg.Register(c); err != nil {
-			for _, done := range cs[:i] {
-				reg.Unregister(done)
-			}
-			return fmt.Errorf("podgc: registering metrics: %w", err)
-		}
+	if err := runner.Register(reg, m.deletions, m.errors, m.passes); err != nil {
+		return fmt.Errorf("podgc: %w", err)
 	}
 	return nil
 }

@@ -17,19 +17,20 @@ import (
 	"fmt"
 	"log/slog"
 	"slices"
-	"sync"
-	"sync/atomic"
+	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
 	corev1 "k8s.io/api/core/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/types"
 	"k8s.io/client-go/informers"
 	"k8s.io/client-go/kubernetes"
 	corelisters "k8s.io/client-go/listers/core/v1"
 	"k8s.io/client-go/tools/cache"
-	"k8s.io/client-go/util/workqueue"
 	"k8s.io/utils/clock"
+
+	"github.com/terminus-project/terminus/internal/controller/runner"
 )
 
 // Finalizer is the finalizer this controller manages.
@@ -60,161 +61,100 @@ type Config struct {
 // Controller is a PVC protection controller.
 type Controller struct {
 	client     kubernetes.Interface
-	clock      clock.WithTicker
 	log        *slog.Logger
-	workers    int
-	pvcs       cache.SharedIndexInformer
-	pods       cache.SharedIndexInformer
 	pvcLister  corelisters.PersistentVolumeClaimLister
 	podIndexer cache.Indexer
+	queue      *runner.Queue[types.NamespacedName]
 	metrics    *metrics
-	started    atomic.Bool
-
-	// Set by Run before its handlers and goroutines start.
-	queue   workqueue.TypedRateLimitingInterface[string]
-	batches *batches
 }
 
-// New builds the controller and adds its pod index to cfg.Informers; start
-// the factory after it. New starts no goroutine: the event handlers and
-// the queue live as long as Run.
+// New builds the controller, adds its pod index to cfg.Informers and
+// registers its event handlers; start the factory after it. New starts no
+// goroutine.
 func New(cfg Config) (*Controller, error) {
 	if cfg.Client == nil || cfg.Informers == nil {
 		return nil, errors.New("pvcprotection: Client and Informers are required")
 	}
-	if cfg.Clock == nil {
-		cfg.Clock = clock.RealClock{}
-	}
 	if cfg.Logger == nil {
 		cfg.Logger = slog.New(slog.DiscardHandler)
-	}
-	if cfg.Workers <= 0 {
-		cfg.Workers = 1
 	}
 	pvcs := cfg.Informers.Core().V1().PersistentVolumeClaims()
 	pods := cfg.Informers.Core().V1().Pods()
 	c := &Controller{
 		client:     cfg.Client,
-		clock:      cfg.Clock,
 		log:        cfg.Logger.With("controller", "pvcprotection"),
-		workers:    cfg.Workers,
-		pvcs:       pvcs.Informer(),
-		pods:       pods.Informer(),
 		pvcLister:  pvcs.Lister(),
 		podIndexer: pods.Informer().GetIndexer(),
 		metrics:    newMetrics(),
 	}
 	if _, ok := c.podIndexer.GetIndexers()[podPVCIndex]; !ok {
-		if err := c.pods.AddIndexers(cache.Indexers{podPVCIndex: podPVCIndexFunc}); err != nil {
+		if err := pods.Informer().AddIndexers(cache.Indexers{podPVCIndex: podPVCIndexFunc}); err != nil {
 			return nil, fmt.Errorf("pvcprotection: adding the pod index: %w", err)
 		}
 	}
+	// Claims are synced in batches per namespace (upstream
+	// pvcProcessingStore), so that a mass deletion costs one live pod LIST
+	// per batch. Workqueue's default controller back-off, on cfg.Clock; one
+	// worker unless asked, as kube-controller-manager runs it.
+	queue, err := runner.New(runner.Config[types.NamespacedName]{
+		Name:         "pvcprotection",
+		Clock:        cfg.Clock,
+		Logger:       c.log,
+		Workers:      cfg.Workers,
+		GroupOf:      func(key types.NamespacedName) string { return key.Namespace },
+		SyncGroup:    c.syncBatch,
+		Observe:      func(_ types.NamespacedName, err error, _ time.Duration) { c.metrics.observe(err) },
+		ErrorMessage: "processing claim failed, will retry",
+		KeyAttrs: func(key types.NamespacedName) []any {
+			return []any{"namespace", key.Namespace, "name", key.Name}
+		},
+	})
+	if err != nil {
+		return nil, fmt.Errorf("pvcprotection: %w", err)
+	}
+	c.queue = queue
 	if err := c.metrics.register(cfg.Registerer); err != nil {
 		return nil, err
 	}
+	if err := c.queue.Watch(pvcs.Informer(), cache.ResourceEventHandlerFuncs{
+		AddFunc:    c.pvcChanged,
+		UpdateFunc: func(_, obj any) { c.pvcChanged(obj) },
+	}, 0); err != nil {
+		return nil, c.fail(cfg.Registerer, err)
+	}
+	if err := c.queue.Watch(pods.Informer(), cache.ResourceEventHandlerFuncs{
+		AddFunc:    func(obj any) { c.podChanged(nil, obj, false) },
+		UpdateFunc: func(old, obj any) { c.podChanged(old, obj, false) },
+		DeleteFunc: func(obj any) { c.podChanged(nil, obj, true) },
+	}, 0); err != nil {
+		return nil, c.fail(cfg.Registerer, err)
+	}
 	return c, nil
+}
+
+// fail undoes New.
+func (c *Controller) fail(reg prometheus.Registerer, err error) error {
+	c.queue.Close()
+	c.metrics.unregister(reg)
+	return fmt.Errorf("pvcprotection: %w", err)
 }
 
 // Run processes claims until ctx ends, then stops its goroutines, removes
 // its event handlers and returns nil. It may be called once.
 func (c *Controller) Run(ctx context.Context) error {
-	if !c.started.CompareAndSwap(false, true) {
-		return errors.New("pvcprotection: Run called twice")
+	if err := c.queue.Run(ctx); err != nil {
+		return fmt.Errorf("pvcprotection: %w", err)
 	}
-	c.queue = workqueue.NewTypedRateLimitingQueueWithConfig(
-		workqueue.DefaultTypedControllerRateLimiter[string](),
-		workqueue.TypedRateLimitingQueueConfig[string]{Name: "pvcprotection", Clock: c.clock},
-	)
-	c.batches = newBatches()
-	var wg sync.WaitGroup
-	defer func() {
-		c.queue.ShutDown()
-		c.batches.shutDown()
-		wg.Wait()
-		c.log.Info("stopped")
-	}()
-	// Handlers added to a running informer first receive an add for every
-	// cached object, so nothing is missed by adding them here.
-	pvcReg, err := c.pvcs.AddEventHandler(cache.ResourceEventHandlerFuncs{
-		AddFunc:    c.pvcChanged,
-		UpdateFunc: func(_, obj any) { c.pvcChanged(obj) },
-	})
-	if err != nil {
-		return fmt.Errorf("pvcprotection: adding the PVC handler: %w", err)
-	}
-	defer c.removeHandler(c.pvcs, pvcReg)
-	podReg, err := c.pods.AddEventHandler(cache.ResourceEventHandlerFuncs{
-		AddFunc:    func(obj any) { c.podChanged(nil, obj, false) },
-		UpdateFunc: func(old, obj any) { c.podChanged(old, obj, false) },
-		DeleteFunc: func(obj any) { c.podChanged(nil, obj, true) },
-	})
-	if err != nil {
-		return fmt.Errorf("pvcprotection: adding the pod handler: %w", err)
-	}
-	defer c.removeHandler(c.pods, podReg)
-	c.log.Info("starting", "workers", c.workers)
-	if !cache.WaitForCacheSync(ctx.Done(), c.pvcs.HasSynced, c.pods.HasSynced, pvcReg.HasSynced, podReg.HasSynced) {
-		return nil
-	}
-	wg.Go(c.dispatch)
-	for range c.workers {
-		wg.Go(func() {
-			for c.processBatch(ctx) {
-			}
-		})
-	}
-	<-ctx.Done()
 	return nil
 }
 
-func (c *Controller) removeHandler(inf cache.SharedIndexInformer, reg cache.ResourceEventHandlerRegistration) {
-	if err := inf.RemoveEventHandler(reg); err != nil {
-		c.log.Warn("removing event handler", "err", err)
-	}
-}
-
-// dispatch moves claim keys from the rate-limited queue into per-namespace
-// batches. A key stays in processing (not Done) until its batch ran, so an
-// event during processing queues it again afterwards.
-func (c *Controller) dispatch() {
-	for {
-		key, quit := c.queue.Get()
-		if quit {
-			return
-		}
-		ns, _, err := cache.SplitMetaNamespaceKey(key)
-		if err != nil {
-			c.log.Error("bad claim key", "key", key, "err", err)
-			c.queue.Forget(key)
-			c.queue.Done(key)
-			continue
-		}
-		c.batches.add(ns, key)
-	}
-}
-
-// processBatch handles the claims of one namespace with at most one live
-// pod LIST. It returns false once the controller stops.
-func (c *Controller) processBatch(ctx context.Context) bool {
-	ns, keys, ok := c.batches.next()
-	if !ok {
-		return false
-	}
+// syncBatch returns the sync for one batch of claims of namespace ns; they
+// share at most one live pod LIST.
+func (c *Controller) syncBatch(ns string) func(context.Context, types.NamespacedName) error {
 	live := &livePods{}
-	for _, key := range keys {
-		_, name, _ := cache.SplitMetaNamespaceKey(key)
-		err := c.sync(ctx, ns, name, live)
-		c.metrics.syncs.Inc()
-		if err != nil {
-			c.metrics.errors.Inc()
-			c.log.Error("processing claim failed, will retry", "namespace", ns, "name", name, "err", err)
-			c.queue.AddRateLimited(key)
-		} else {
-			c.queue.Forget(key)
-		}
-		c.queue.Done(key)
+	return func(ctx context.Context, key types.NamespacedName) error {
+		return c.sync(ctx, ns, key.Name, live)
 	}
-	return true
 }
 
 // livePods caches one live pod LIST of a namespace for one batch.
@@ -310,7 +250,7 @@ func (c *Controller) pvcChanged(obj any) {
 	}
 	has := slices.Contains(pvc.Finalizers, Finalizer)
 	if (pvc.DeletionTimestamp == nil) != has {
-		c.queue.Add(pvc.Namespace + "/" + pvc.Name)
+		c.queue.Add(types.NamespacedName{Namespace: pvc.Namespace, Name: pvc.Name})
 	}
 }
 
@@ -333,7 +273,7 @@ func (c *Controller) enqueueClaims(pod *corev1.Pod, deleted bool) {
 		return
 	}
 	for _, name := range claimNames(pod) {
-		c.queue.Add(pod.Namespace + "/" + name)
+		c.queue.Add(types.NamespacedName{Namespace: pod.Namespace, Name: name})
 	}
 }
 

@@ -4,7 +4,6 @@ import (
 	"context"
 	"slices"
 	"testing"
-	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
 	corev1 "k8s.io/api/core/v1"
@@ -21,44 +20,6 @@ import (
 
 func TestMain(m *testing.M) { storagetest.Main(m) }
 
-// eventually polls cond every 20ms until it holds or the deadline passes.
-func eventually(t *testing.T, what string, cond func() (bool, error)) {
-	t.Helper()
-	deadline := time.Now().Add(20 * time.Second)
-	for {
-		ok, err := cond()
-		if err != nil {
-			t.Fatalf("%s: %v", what, err)
-		}
-		if ok {
-			return
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("timed out waiting: %s", what)
-		}
-		time.Sleep(20 * time.Millisecond) // polling with a deadline
-	}
-}
-
-// counter reads a counter from reg.
-func counter(t *testing.T, reg *prometheus.Registry, name string) float64 {
-	t.Helper()
-	mfs, err := reg.Gather()
-	if err != nil {
-		t.Fatal(err)
-	}
-	for _, mf := range mfs {
-		if mf.GetName() == name {
-			var sum float64
-			for _, m := range mf.GetMetric() {
-				sum += m.GetCounter().GetValue()
-			}
-			return sum
-		}
-	}
-	return 0
-}
-
 // startController runs a pvcprotection controller against the server
 // until the test ends.
 func startController(t *testing.T, client kubernetes.Interface) *prometheus.Registry {
@@ -69,23 +30,13 @@ func startController(t *testing.T, client kubernetes.Interface) *prometheus.Regi
 	if err != nil {
 		t.Fatal(err)
 	}
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan error, 1)
-	go func() { done <- c.Run(ctx) }()
-	f.Start(ctx.Done())
-	t.Cleanup(func() {
-		cancel()
-		if err := <-done; err != nil {
-			t.Errorf("Run: %v", err)
-		}
-		f.Shutdown()
-	})
+	apptest.Run(t, c, f)
 	return reg
 }
 
 func TestPVCHeldByScheduledPod(t *testing.T) {
 	srv := apptest.Start(t, apptest.Options{})
-	client := kubernetes.NewForConfigOrDie(srv.Config)
+	client := srv.Clientset(t)
 	ctx := context.Background()
 	const ns = "pvc-test"
 	if _, err := client.CoreV1().Namespaces().Create(ctx, &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: ns}}, metav1.CreateOptions{}); err != nil {
@@ -106,7 +57,7 @@ func TestPVCHeldByScheduledPod(t *testing.T) {
 	}, metav1.CreateOptions{}); err != nil {
 		t.Fatal(err)
 	}
-	eventually(t, "F1 the controller adds the finalizer to a live claim", func() (bool, error) {
+	apptest.Eventually(t, "F1 the controller adds the finalizer to a live claim", func() (bool, error) {
 		pvc, err := pvcs.Get(ctx, "data", metav1.GetOptions{})
 		return err == nil && slices.Contains(pvc.Finalizers, pvcprotection.Finalizer), err
 	})
@@ -130,12 +81,12 @@ func TestPVCHeldByScheduledPod(t *testing.T) {
 		t.Fatal(err)
 	}
 
-	before := counter(t, reg, "terminus_pvcprotection_syncs_total")
+	before := apptest.Counter(t, reg, "terminus_pvcprotection_syncs_total")
 	if err := pvcs.Delete(ctx, "data", metav1.DeleteOptions{}); err != nil {
 		t.Fatal(err)
 	}
-	eventually(t, "the controller processes the terminating claim", func() (bool, error) {
-		return counter(t, reg, "terminus_pvcprotection_syncs_total") > before, nil
+	apptest.Eventually(t, "the controller processes the terminating claim", func() (bool, error) {
+		return apptest.Counter(t, reg, "terminus_pvcprotection_syncs_total") > before, nil
 	})
 	pvc, err := pvcs.Get(ctx, "data", metav1.GetOptions{})
 	if err != nil {
@@ -148,7 +99,7 @@ func TestPVCHeldByScheduledPod(t *testing.T) {
 	if err := pods.Delete(ctx, "user", *metav1.NewDeleteOptions(0)); err != nil {
 		t.Fatal(err)
 	}
-	eventually(t, "F1 the claim goes once its pod is deleted", func() (bool, error) {
+	apptest.Eventually(t, "F1 the claim goes once its pod is deleted", func() (bool, error) {
 		_, err := pvcs.Get(ctx, "data", metav1.GetOptions{})
 		if apierrors.IsNotFound(err) {
 			return true, nil

@@ -4,6 +4,8 @@ import (
 	"fmt"
 
 	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/terminus-project/terminus/internal/controller/runner"
 )
 
 type metrics struct {
@@ -36,17 +38,25 @@ func newMetrics() *metrics {
 
 // register registers the metrics with reg, if reg is not nil.
 func (m *metrics) register(reg prometheus.Registerer) error {
-	if reg == nil {
-		return nil
-	}
-	cs := []prometheus.Collector{m.finalizers, m.errors, m.liveLists, m.syncs}
-	for i, c := range cs {
-		if err := reg.Register(c); err != nil {
-			for _, done := range cs[:i] {
-				reg.Unregister(done)
-			}
-			return fmt.Errorf("pvcprotection: registering metrics: %w", err)
-		}
+	if err := runner.Register(reg, m.collectors()...); err != nil {
+		return fmt.Errorf("pvcprotection: %w", err)
 	}
 	return nil
+}
+
+// unregister undoes register.
+func (m *metrics) unregister(reg prometheus.Registerer) {
+	runner.Unregister(reg, m.collectors()...)
+}
+
+func (m *metrics) collectors() []prometheus.Collector {
+	return []prometheus.Collector{m.finalizers, m.errors, m.liveLists, m.syncs}
+}
+
+// observe counts a claim sync.
+func (m *metrics) observe(err error) {
+	m.syncs.Inc()
+	if err != nil {
+		m.errors.Inc()
+	}
 }

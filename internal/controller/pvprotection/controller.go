@@ -12,8 +12,7 @@ import (
 	"fmt"
 	"log/slog"
 	"slices"
-	"sync"
-	"sync/atomic"
+	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
 	corev1 "k8s.io/api/core/v1"
@@ -23,8 +22,9 @@ import (
 	"k8s.io/client-go/kubernetes"
 	corelisters "k8s.io/client-go/listers/core/v1"
 	"k8s.io/client-go/tools/cache"
-	"k8s.io/client-go/util/workqueue"
 	"k8s.io/utils/clock"
+
+	"github.com/terminus-project/terminus/internal/controller/runner"
 )
 
 // Finalizer is the finalizer this controller manages.
@@ -51,45 +51,53 @@ type Config struct {
 // Controller is a PV protection controller.
 type Controller struct {
 	client  kubernetes.Interface
-	clock   clock.WithTicker
 	log     *slog.Logger
-	workers int
-	pvs     cache.SharedIndexInformer
 	lister  corelisters.PersistentVolumeLister
+	queue   *runner.Queue[string]
 	metrics *metrics
-	started atomic.Bool
-
-	// Set by Run before its handler and goroutines start.
-	queue workqueue.TypedRateLimitingInterface[string]
 }
 
-// New builds the controller. It starts no goroutine: the event handler
-// and the queue live as long as Run.
+// New builds the controller and registers its event handler; start
+// cfg.Informers after it. New starts no goroutine.
 func New(cfg Config) (*Controller, error) {
 	if cfg.Client == nil || cfg.Informers == nil {
 		return nil, errors.New("pvprotection: Client and Informers are required")
 	}
-	if cfg.Clock == nil {
-		cfg.Clock = clock.RealClock{}
-	}
 	if cfg.Logger == nil {
 		cfg.Logger = slog.New(slog.DiscardHandler)
-	}
-	if cfg.Workers <= 0 {
-		cfg.Workers = 1
 	}
 	pvs := cfg.Informers.Core().V1().PersistentVolumes()
 	c := &Controller{
 		client:  cfg.Client,
-		clock:   cfg.Clock,
 		log:     cfg.Logger.With("controller", "pvprotection"),
-		workers: cfg.Workers,
-		pvs:     pvs.Informer(),
 		lister:  pvs.Lister(),
 		metrics: newMetrics(),
 	}
+	// Workqueue's default controller back-off, on cfg.Clock; one worker
+	// unless asked, as kube-controller-manager runs it.
+	queue, err := runner.New(runner.Config[string]{
+		Name:         "pvprotection",
+		Clock:        cfg.Clock,
+		Logger:       c.log,
+		Workers:      cfg.Workers,
+		Sync:         c.sync,
+		Observe:      func(_ string, err error, _ time.Duration) { c.metrics.observe(err) },
+		ErrorMessage: "processing volume failed, will retry",
+		KeyAttrs:     func(name string) []any { return []any{"name", name} },
+	})
+	if err != nil {
+		return nil, fmt.Errorf("pvprotection: %w", err)
+	}
+	c.queue = queue
 	if err := c.metrics.register(cfg.Registerer); err != nil {
 		return nil, err
+	}
+	if err := c.queue.Watch(pvs.Informer(), cache.ResourceEventHandlerFuncs{
+		AddFunc:    c.pvChanged,
+		UpdateFunc: func(_, obj any) { c.pvChanged(obj) },
+	}, 0); err != nil {
+		c.metrics.unregister(cfg.Registerer)
+		return nil, fmt.Errorf("pvprotection: %w", err)
 	}
 	return c, nil
 }
@@ -97,65 +105,10 @@ func New(cfg Config) (*Controller, error) {
 // Run processes volumes until ctx ends, then stops its goroutines, removes
 // its event handler and returns nil. It may be called once.
 func (c *Controller) Run(ctx context.Context) error {
-	if !c.started.CompareAndSwap(false, true) {
-		return errors.New("pvprotection: Run called twice")
+	if err := c.queue.Run(ctx); err != nil {
+		return fmt.Errorf("pvprotection: %w", err)
 	}
-	c.queue = workqueue.NewTypedRateLimitingQueueWithConfig(
-		workqueue.DefaultTypedControllerRateLimiter[string](),
-		workqueue.TypedRateLimitingQueueConfig[string]{Name: "pvprotection", Clock: c.clock},
-	)
-	var wg sync.WaitGroup
-	defer func() {
-		c.queue.ShutDown()
-		wg.Wait()
-		c.log.Info("stopped")
-	}()
-	// A handler added to a running informer first receives an add for
-	// every cached object, so nothing is missed by adding it here.
-	reg, err := c.pvs.AddEventHandler(cache.ResourceEventHandlerFuncs{
-		AddFunc:    c.pvChanged,
-		UpdateFunc: func(_, obj any) { c.pvChanged(obj) },
-	})
-	if err != nil {
-		return fmt.Errorf("pvprotection: adding the PV handler: %w", err)
-	}
-	defer func() {
-		if err := c.pvs.RemoveEventHandler(reg); err != nil {
-			c.log.Warn("removing event handler", "err", err)
-		}
-	}()
-	c.log.Info("starting", "workers", c.workers)
-	if !cache.WaitForCacheSync(ctx.Done(), c.pvs.HasSynced, reg.HasSynced) {
-		return nil
-	}
-	for range c.workers {
-		wg.Go(func() {
-			for c.processNext(ctx) {
-			}
-		})
-	}
-	<-ctx.Done()
 	return nil
-}
-
-// processNext handles one volume; it returns false once the queue is shut
-// down.
-func (c *Controller) processNext(ctx context.Context) bool {
-	name, quit := c.queue.Get()
-	if quit {
-		return false
-	}
-	defer c.queue.Done(name)
-	err := c.sync(ctx, name)
-	c.metrics.syncs.Inc()
-	if err != nil {
-		c.metrics.errors.Inc()
-		c.log.Error("processing volume failed, will retry", "name", name, "err", err)
-		c.queue.AddRateLimited(name)
-		return true
-	}
-	c.queue.Forget(name)
-	return true
 }
 
 // sync brings one volume's finalizer to where spec F2 wants it.

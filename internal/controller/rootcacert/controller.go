@@ -12,11 +12,8 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"github.com/terminus-project/terminus/internal/controller/runner"
 	"log/slog"
 	"maps"
-	"sync"
-	"sync/atomic"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -27,8 +24,9 @@ import (
 	"k8s.io/client-go/kubernetes"
 	corelisters "k8s.io/client-go/listers/core/v1"
 	"k8s.io/client-go/tools/cache"
-	"k8s.io/client-go/util/workqueue"
 	"k8s.io/utils/clock"
+
+	"github.com/terminus-project/terminus/internal/controller/runner"
 )
 
 // The published ConfigMap.
@@ -38,12 +36,6 @@ const (
 	DescriptionAnnotation = "kubernetes.io/description"
 	Description           = "Contains a CA bundle that can be used to verify the kube-apiserver when using internal endpoints such as the internal service IP or kubernetes.default.svc. " +
 		"No other usage is guaranteed across distributions of Kubernetes clusters."
-)
-
-// Retry back-off after an error (workqueue's default controller limiter).
-const (
-	retryBaseDelay = 5 * time.Millisecond
-	retryMaxDelay  = 1000 * time.Second
 )
 
 // Config holds the publisher's dependencies.
@@ -70,21 +62,11 @@ type Config struct {
 type Controller struct {
 	client   kubernetes.Interface
 	rootCA   string
-	clock    clock.WithTicker
 	log      *slog.Logger
-	workers  int
 	nsLister corelisters.NamespaceLister
 	cmLister corelisters.ConfigMapLister
-	synced   []cache.InformerSynced
-	handlers []handler
-	queue    workqueue.TypedRateLimitingInterface[string]
+	queue    *runner.Queue[string]
 	syncs    *prometheus.CounterVec
-	started  atomic.Bool
-}
-
-type handler struct {
-	informer cache.SharedIndexInformer
-	reg      cache.ResourceEventHandlerRegistration
 }
 
 // New builds the publisher and registers its event handlers; start
@@ -96,48 +78,48 @@ func New(cfg Config) (*Controller, error) {
 	if len(cfg.RootCA) == 0 {
 		return nil, errors.New("rootcacert controller: RootCA is required")
 	}
-	if cfg.Clock == nil {
-		cfg.Clock = clock.RealClock{}
-	}
 	if cfg.Logger == nil {
 		cfg.Logger = slog.New(slog.DiscardHandler)
-	}
-	if cfg.Workers <= 0 {
-		cfg.Workers = 1
 	}
 	nss := cfg.Informers.Core().V1().Namespaces()
 	cms := cfg.Informers.Core().V1().ConfigMaps()
 	c := &Controller{
 		client:   cfg.Client,
 		rootCA:   string(cfg.RootCA),
-		clock:    cfg.Clock,
 		log:      cfg.Logger.With("controller", "rootcacert"),
-		workers:  cfg.Workers,
 		nsLister: nss.Lister(),
 		cmLister: cms.Lister(),
-		synced:   []cache.InformerSynced{nss.Informer().HasSynced, cms.Informer().HasSynced},
-		queue: workqueue.NewTypedRateLimitingQueueWithConfig(
-			workqueue.NewTypedMaxOfRateLimiter[string](
-				workqueue.NewTypedItemExponentialFailureRateLimiter[string](retryBaseDelay, retryMaxDelay),
-				runner.NewBucketLimiter(cfg.Clock, 10, 100),
-			),
-			workqueue.TypedRateLimitingQueueConfig[string]{Name: "root_ca_cert_publisher", Clock: cfg.Clock},
-		),
 		syncs: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "terminus_rootcacert_syncs_total",
 			Help: "Namespace syncs of the root CA certificate publisher, by result (ok, error).",
 		}, []string{"result"}),
 	}
-	if err := c.addHandler(nss.Informer(), cache.ResourceEventHandlerFuncs{
+	// Workqueue's default controller back-off, on cfg.Clock; one worker
+	// unless asked, as kube-controller-manager runs it.
+	queue, err := runner.New(runner.Config[string]{
+		Name:         "root_ca_cert_publisher",
+		Clock:        cfg.Clock,
+		Logger:       c.log,
+		Workers:      cfg.Workers,
+		Sync:         c.sync,
+		Observe:      func(_ string, err error, _ time.Duration) { c.syncs.WithLabelValues(result(err)).Inc() },
+		ErrorMessage: "publishing the root CA",
+		KeyAttrs:     func(ns string) []any { return []any{"namespace", ns} },
+	})
+	if err != nil {
+		return nil, fmt.Errorf("rootcacert controller: %w", err)
+	}
+	c.queue = queue
+	if err := c.queue.Watch(nss.Informer(), cache.ResourceEventHandlerFuncs{
 		AddFunc:    c.namespaceChanged,
 		UpdateFunc: func(_, obj any) { c.namespaceChanged(obj) },
-	}); err != nil {
+	}, 0); err != nil {
 		return nil, c.fail(err)
 	}
-	if err := c.addHandler(cms.Informer(), cache.ResourceEventHandlerFuncs{
+	if err := c.queue.Watch(cms.Informer(), cache.ResourceEventHandlerFuncs{
 		UpdateFunc: func(_, obj any) { c.configMapChanged(obj) },
 		DeleteFunc: c.configMapChanged,
-	}); err != nil {
+	}, 0); err != nil {
 		return nil, c.fail(err)
 	}
 	if cfg.Registerer != nil {
@@ -148,29 +130,17 @@ func New(cfg Config) (*Controller, error) {
 	return c, nil
 }
 
-func (c *Controller) addHandler(inf cache.SharedIndexInformer, h cache.ResourceEventHandler) error {
-	reg, err := inf.AddEventHandler(h)
-	if err != nil {
-		return fmt.Errorf("adding an event handler: %w", err)
-	}
-	c.handlers = append(c.handlers, handler{inf, reg})
-	return nil
-}
-
 // fail undoes New.
 func (c *Controller) fail(err error) error {
-	c.removeHandlers()
-	c.queue.ShutDown()
+	c.queue.Close()
 	return fmt.Errorf("rootcacert controller: %w", err)
 }
 
-func (c *Controller) removeHandlers() {
-	for _, h := range c.handlers {
-		if err := h.informer.RemoveEventHandler(h.reg); err != nil {
-			c.log.Warn("removing event handler", "err", err)
-		}
+func result(err error) string {
+	if err != nil {
+		return "error"
 	}
-	c.handlers = nil
+	return "ok"
 }
 
 func (c *Controller) namespaceChanged(obj any) {
@@ -196,48 +166,10 @@ func (c *Controller) configMapChanged(obj any) {
 // Run processes namespaces until ctx ends, then stops its goroutines and
 // returns nil. It may be called once.
 func (c *Controller) Run(ctx context.Context) error {
-	if !c.started.CompareAndSwap(false, true) {
-		return errors.New("rootcacert controller: Run called twice")
+	if err := c.queue.Run(ctx); err != nil {
+		return fmt.Errorf("rootcacert controller: %w", err)
 	}
-	defer c.removeHandlers()
-	var wg sync.WaitGroup
-	defer func() {
-		c.queue.ShutDown()
-		wg.Wait()
-		c.log.Info("stopped")
-	}()
-	c.log.Info("starting", "workers", c.workers)
-	if !cache.WaitForCacheSync(ctx.Done(), c.synced...) {
-		return nil
-	}
-	for range c.workers {
-		wg.Go(func() {
-			for c.processNext(ctx) {
-			}
-		})
-	}
-	<-ctx.Done()
 	return nil
-}
-
-func (c *Controller) processNext(ctx context.Context) bool {
-	key, quit := c.queue.Get()
-	if quit {
-		return false
-	}
-	defer c.queue.Done(key)
-	err := c.sync(ctx, key)
-	switch {
-	case err == nil:
-		c.syncs.WithLabelValues("ok").Inc()
-		c.queue.Forget(key)
-	case ctx.Err() != nil:
-	default:
-		c.syncs.WithLabelValues("error").Inc()
-		c.log.Error("publishing the root CA", "namespace", key, "err", err)
-		c.queue.AddRateLimited(key)
-	}
-	return true
 }
 
 // sync creates or resets the ConfigMap in an Active namespace.

@@ -94,7 +94,6 @@ func TestSync(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			t.Cleanup(c.queue.ShutDown)
 			if tt.ns != nil {
 				if err := f.Core().V1().Namespaces().Informer().GetIndexer().Add(tt.ns); err != nil {
 					t.Fatal(err)

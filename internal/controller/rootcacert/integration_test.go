@@ -4,13 +4,11 @@ import (
 	"context"
 	"maps"
 	"testing"
-	"time"
 
 	corev1 "k8s.io/api/core/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/client-go/informers"
-	"k8s.io/client-go/kubernetes"
 
 	"github.com/terminus-project/terminus/internal/apptest"
 	"github.com/terminus-project/terminus/internal/controller/rootcacert"
@@ -19,28 +17,9 @@ import (
 
 func TestMain(m *testing.M) { storagetest.Main(m) }
 
-// eventually polls cond every 20ms until it holds or the deadline passes.
-func eventually(t *testing.T, what string, cond func() (bool, error)) {
-	t.Helper()
-	deadline := time.Now().Add(20 * time.Second)
-	for {
-		ok, err := cond()
-		if err != nil {
-			t.Fatalf("%s: %v", what, err)
-		}
-		if ok {
-			return
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("timed out waiting: %s", what)
-		}
-		time.Sleep(20 * time.Millisecond) // polling with a deadline
-	}
-}
-
 func TestRootCAConfigMap(t *testing.T) {
 	srv := apptest.Start(t, apptest.Options{})
-	client := kubernetes.NewForConfigOrDie(srv.Config)
+	client := srv.Clientset(t)
 	ctx := context.Background()
 	ca := srv.Config.TLSClientConfig.CAData
 	if len(ca) == 0 {
@@ -52,17 +31,7 @@ func TestRootCAConfigMap(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	runCtx, cancel := context.WithCancel(context.Background())
-	done := make(chan error, 1)
-	go func() { done <- c.Run(runCtx) }()
-	f.Start(runCtx.Done())
-	t.Cleanup(func() {
-		cancel()
-		if err := <-done; err != nil {
-			t.Errorf("Run: %v", err)
-		}
-		f.Shutdown()
-	})
+	apptest.Run(t, c, f)
 
 	const name = "ca-test"
 	if _, err := client.CoreV1().Namespaces().Create(ctx, &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: name}}, metav1.CreateOptions{}); err != nil {
@@ -83,7 +52,7 @@ func TestRootCAConfigMap(t *testing.T) {
 				cm.Annotations[rootcacert.DescriptionAnnotation] == rootcacert.Description, nil
 		}
 	}
-	eventually(t, "a new namespace gets kube-root-ca.crt", published(""))
+	apptest.Eventually(t, "a new namespace gets kube-root-ca.crt", published(""))
 	cm, err := cms.Get(ctx, rootcacert.ConfigMapName, metav1.GetOptions{})
 	if err != nil {
 		t.Fatal(err)
@@ -93,10 +62,10 @@ func TestRootCAConfigMap(t *testing.T) {
 	if _, err := cms.Update(ctx, cm, metav1.UpdateOptions{}); err != nil {
 		t.Fatal(err)
 	}
-	eventually(t, "changed data is reset", published(""))
+	apptest.Eventually(t, "changed data is reset", published(""))
 
 	if err := cms.Delete(ctx, rootcacert.ConfigMapName, metav1.DeleteOptions{}); err != nil {
 		t.Fatal(err)
 	}
-	eventually(t, "a deleted kube-root-ca.crt comes back", published(string(cm.UID)))
+	apptest.Eventually(t, "a deleted kube-root-ca.crt comes back", published(string(cm.UID)))
 }

@@ -11,10 +11,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"github.com/terminus-project/terminus/internal/controller/runner"
 	"log/slog"
-	"sync"
-	"sync/atomic"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -26,18 +23,13 @@ import (
 	"k8s.io/client-go/kubernetes"
 	corelisters "k8s.io/client-go/listers/core/v1"
 	"k8s.io/client-go/tools/cache"
-	"k8s.io/client-go/util/workqueue"
 	"k8s.io/utils/clock"
+
+	"github.com/terminus-project/terminus/internal/controller/runner"
 )
 
 // DefaultName is the name of the ServiceAccount every namespace gets.
 const DefaultName = "default"
-
-// Retry back-off after an error (workqueue's default controller limiter).
-const (
-	retryBaseDelay = 5 * time.Millisecond
-	retryMaxDelay  = 1000 * time.Second
-)
 
 // Config holds the controller's dependencies.
 type Config struct {
@@ -60,21 +52,11 @@ type Config struct {
 // Controller is a service accounts controller.
 type Controller struct {
 	client   kubernetes.Interface
-	clock    clock.WithTicker
 	log      *slog.Logger
-	workers  int
 	nsLister corelisters.NamespaceLister
 	saLister corelisters.ServiceAccountLister
-	synced   []cache.InformerSynced
-	handlers []handler
-	queue    workqueue.TypedRateLimitingInterface[string]
+	queue    *runner.Queue[string]
 	syncs    *prometheus.CounterVec
-	started  atomic.Bool
-}
-
-type handler struct {
-	informer cache.SharedIndexInformer
-	reg      cache.ResourceEventHandlerRegistration
 }
 
 // New builds the controller and registers its event handlers; start
@@ -83,46 +65,46 @@ func New(cfg Config) (*Controller, error) {
 	if cfg.Client == nil || cfg.Informers == nil {
 		return nil, errors.New("serviceaccount controller: Client and Informers are required")
 	}
-	if cfg.Clock == nil {
-		cfg.Clock = clock.RealClock{}
-	}
 	if cfg.Logger == nil {
 		cfg.Logger = slog.New(slog.DiscardHandler)
-	}
-	if cfg.Workers <= 0 {
-		cfg.Workers = 1
 	}
 	nss := cfg.Informers.Core().V1().Namespaces()
 	sas := cfg.Informers.Core().V1().ServiceAccounts()
 	c := &Controller{
 		client:   cfg.Client,
-		clock:    cfg.Clock,
 		log:      cfg.Logger.With("controller", "serviceaccount"),
-		workers:  cfg.Workers,
 		nsLister: nss.Lister(),
 		saLister: sas.Lister(),
-		synced:   []cache.InformerSynced{nss.Informer().HasSynced, sas.Informer().HasSynced},
-		queue: workqueue.NewTypedRateLimitingQueueWithConfig(
-			workqueue.NewTypedMaxOfRateLimiter[string](
-				workqueue.NewTypedItemExponentialFailureRateLimiter[string](retryBaseDelay, retryMaxDelay),
-				runner.NewBucketLimiter(cfg.Clock, 10, 100),
-			),
-			workqueue.TypedRateLimitingQueueConfig[string]{Name: "serviceaccount", Clock: cfg.Clock},
-		),
 		syncs: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "terminus_serviceaccount_controller_syncs_total",
 			Help: "Namespace syncs of the service accounts controller, by result (ok, error).",
 		}, []string{"result"}),
 	}
-	if err := c.addHandler(nss.Informer(), cache.ResourceEventHandlerFuncs{
+	// Workqueue's default controller back-off, on cfg.Clock; one worker
+	// unless asked, as kube-controller-manager runs it.
+	queue, err := runner.New(runner.Config[string]{
+		Name:         "serviceaccount",
+		Clock:        cfg.Clock,
+		Logger:       c.log,
+		Workers:      cfg.Workers,
+		Sync:         c.sync,
+		Observe:      func(_ string, err error, _ time.Duration) { c.syncs.WithLabelValues(result(err)).Inc() },
+		ErrorMessage: "ensuring service accounts",
+		KeyAttrs:     func(ns string) []any { return []any{"namespace", ns} },
+	})
+	if err != nil {
+		return nil, fmt.Errorf("serviceaccount controller: %w", err)
+	}
+	c.queue = queue
+	if err := c.queue.Watch(nss.Informer(), cache.ResourceEventHandlerFuncs{
 		AddFunc:    c.namespaceChanged,
 		UpdateFunc: func(_, obj any) { c.namespaceChanged(obj) },
-	}); err != nil {
+	}, 0); err != nil {
 		return nil, c.fail(err)
 	}
-	if err := c.addHandler(sas.Informer(), cache.ResourceEventHandlerFuncs{
+	if err := c.queue.Watch(sas.Informer(), cache.ResourceEventHandlerFuncs{
 		DeleteFunc: c.serviceAccountDeleted,
-	}); err != nil {
+	}, 0); err != nil {
 		return nil, c.fail(err)
 	}
 	if cfg.Registerer != nil {
@@ -133,29 +115,17 @@ func New(cfg Config) (*Controller, error) {
 	return c, nil
 }
 
-func (c *Controller) addHandler(inf cache.SharedIndexInformer, h cache.ResourceEventHandler) error {
-	reg, err := inf.AddEventHandler(h)
-	if err != nil {
-		return fmt.Errorf("adding an event handler: %w", err)
-	}
-	c.handlers = append(c.handlers, handler{inf, reg})
-	return nil
-}
-
 // fail undoes New.
 func (c *Controller) fail(err error) error {
-	c.removeHandlers()
-	c.queue.ShutDown()
+	c.queue.Close()
 	return fmt.Errorf("serviceaccount controller: %w", err)
 }
 
-func (c *Controller) removeHandlers() {
-	for _, h := range c.handlers {
-		if err := h.informer.RemoveEventHandler(h.reg); err != nil {
-			c.log.Warn("removing event handler", "err", err)
-		}
+func result(err error) string {
+	if err != nil {
+		return "error"
 	}
-	c.handlers = nil
+	return "ok"
 }
 
 func (c *Controller) namespaceChanged(obj any) {
@@ -181,48 +151,10 @@ func (c *Controller) serviceAccountDeleted(obj any) {
 // Run processes namespaces until ctx ends, then stops its goroutines and
 // returns nil. It may be called once.
 func (c *Controller) Run(ctx context.Context) error {
-	if !c.started.CompareAndSwap(false, true) {
-		return errors.New("serviceaccount controller: Run called twice")
+	if err := c.queue.Run(ctx); err != nil {
+		return fmt.Errorf("serviceaccount controller: %w", err)
 	}
-	defer c.removeHandlers()
-	var wg sync.WaitGroup
-	defer func() {
-		c.queue.ShutDown()
-		wg.Wait()
-		c.log.Info("stopped")
-	}()
-	c.log.Info("starting", "workers", c.workers)
-	if !cache.WaitForCacheSync(ctx.Done(), c.synced...) {
-		return nil
-	}
-	for range c.workers {
-		wg.Go(func() {
-			for c.processNext(ctx) {
-			}
-		})
-	}
-	<-ctx.Done()
 	return nil
-}
-
-func (c *Controller) processNext(ctx context.Context) bool {
-	key, quit := c.queue.Get()
-	if quit {
-		return false
-	}
-	defer c.queue.Done(key)
-	err := c.sync(ctx, key)
-	switch {
-	case err == nil:
-		c.syncs.WithLabelValues("ok").Inc()
-		c.queue.Forget(key)
-	case ctx.Err() != nil:
-	default:
-		c.syncs.WithLabelValues("error").Inc()
-		c.log.Error("ensuring service accounts", "namespace", key, "err", err)
-		c.queue.AddRateLimited(key)
-	}
-	return true
 }
 
 // sync creates the default ServiceAccount in an Active namespace that

@@ -2,9 +2,7 @@ package serviceaccount
 
 import (
 	"context"
-	"github.com/terminus-project/terminus/internal/controller/runner"
 	"testing"
-	"time"
 
 	corev1 "k8s.io/api/core/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
@@ -69,7 +67,6 @@ func TestSync(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			t.Cleanup(c.queue.ShutDown)
 			if tt.ns != nil {
 				if err := f.Core().V1().Namespaces().Informer().GetIndexer().Add(tt.ns); err != nil {
 					t.Fatal(err)
@@ -101,25 +98,3 @@ func TestSync(t *testing.T) {
 		})
 	}
 }
-
-func TestBucketLimiter(t *testing.T) {
-	start := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
-	clk := &stepClock{now: start}
-	b := runner.NewBucketLimiter(clk, 10, 2)
-	got := []time.Duration{b.When(""), b.When(""), b.When(""), b.When("")}
-	want := []time.Duration{0, 0, 100 * time.Millisecond, 200 * time.Millisecond}
-	for i := range want {
-		if got[i] != want[i] {
-			t.Fatalf("delays = %v, want %v", got, want)
-		}
-	}
-	clk.now = start.Add(time.Second)
-	if d := b.When(""); d != 0 {
-		t.Errorf("after refilling: %v, want 0", d)
-	}
-}
-
-type stepClock struct{ now time.Time }
-
-func (c *stepClock) Now() time.Time                  { return c.now }
-func (c *stepClock) Since(t time.Time) time.Duration { return c.now.Sub(t) }

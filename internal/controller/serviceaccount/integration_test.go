@@ -3,14 +3,12 @@ package serviceaccount_test
 import (
 	"context"
 	"testing"
-	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
 	corev1 "k8s.io/api/core/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/client-go/informers"
-	"k8s.io/client-go/kubernetes"
 
 	"github.com/terminus-project/terminus/internal/apptest"
 	"github.com/terminus-project/terminus/internal/controller/serviceaccount"
@@ -19,45 +17,9 @@ import (
 
 func TestMain(m *testing.M) { storagetest.Main(m) }
 
-// eventually polls cond every 20ms until it holds or the deadline passes.
-func eventually(t *testing.T, what string, cond func() (bool, error)) {
-	t.Helper()
-	deadline := time.Now().Add(20 * time.Second)
-	for {
-		ok, err := cond()
-		if err != nil {
-			t.Fatalf("%s: %v", what, err)
-		}
-		if ok {
-			return
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("timed out waiting: %s", what)
-		}
-		time.Sleep(20 * time.Millisecond) // polling with a deadline
-	}
-}
-
-func syncs(t *testing.T, reg *prometheus.Registry) float64 {
-	t.Helper()
-	mfs, err := reg.Gather()
-	if err != nil {
-		t.Fatal(err)
-	}
-	var sum float64
-	for _, mf := range mfs {
-		if mf.GetName() == "terminus_serviceaccount_controller_syncs_total" {
-			for _, m := range mf.GetMetric() {
-				sum += m.GetCounter().GetValue()
-			}
-		}
-	}
-	return sum
-}
-
 func TestDefaultServiceAccount(t *testing.T) {
 	srv := apptest.Start(t, apptest.Options{})
-	client := kubernetes.NewForConfigOrDie(srv.Config)
+	client := srv.Clientset(t)
 	ctx := context.Background()
 
 	reg := prometheus.NewRegistry()
@@ -66,17 +28,8 @@ func TestDefaultServiceAccount(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	runCtx, cancel := context.WithCancel(context.Background())
-	done := make(chan error, 1)
-	go func() { done <- c.Run(runCtx) }()
-	f.Start(runCtx.Done())
-	t.Cleanup(func() {
-		cancel()
-		if err := <-done; err != nil {
-			t.Errorf("Run: %v", err)
-		}
-		f.Shutdown()
-	})
+	apptest.Run(t, c, f)
+	syncs := func() float64 { return apptest.Counter(t, reg, "terminus_serviceaccount_controller_syncs_total") }
 
 	const name = "sa-test"
 	if _, err := client.CoreV1().Namespaces().Create(ctx, &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: name}}, metav1.CreateOptions{}); err != nil {
@@ -84,7 +37,7 @@ func TestDefaultServiceAccount(t *testing.T) {
 	}
 	sas := client.CoreV1().ServiceAccounts(name)
 	var first *corev1.ServiceAccount
-	eventually(t, "a new namespace gets the default service account", func() (bool, error) {
+	apptest.Eventually(t, "a new namespace gets the default service account", func() (bool, error) {
 		sa, err := sas.Get(ctx, serviceaccount.DefaultName, metav1.GetOptions{})
 		if apierrors.IsNotFound(err) {
 			return false, nil
@@ -95,7 +48,7 @@ func TestDefaultServiceAccount(t *testing.T) {
 	if err := sas.Delete(ctx, serviceaccount.DefaultName, metav1.DeleteOptions{}); err != nil {
 		t.Fatal(err)
 	}
-	eventually(t, "the deleted default service account comes back", func() (bool, error) {
+	apptest.Eventually(t, "the deleted default service account comes back", func() (bool, error) {
 		sa, err := sas.Get(ctx, serviceaccount.DefaultName, metav1.GetOptions{})
 		if apierrors.IsNotFound(err) {
 			return false, nil
@@ -108,16 +61,16 @@ func TestDefaultServiceAccount(t *testing.T) {
 	if err := client.CoreV1().Namespaces().Delete(ctx, name, metav1.DeleteOptions{}); err != nil {
 		t.Fatal(err)
 	}
-	eventually(t, "the namespace sync after the delete", func() (bool, error) {
+	apptest.Eventually(t, "the namespace sync after the delete", func() (bool, error) {
 		ns, err := client.CoreV1().Namespaces().Get(ctx, name, metav1.GetOptions{})
 		return err == nil && ns.Status.Phase == corev1.NamespaceTerminating, err
 	})
-	before := syncs(t, reg)
+	before := syncs()
 	if err := sas.Delete(ctx, serviceaccount.DefaultName, metav1.DeleteOptions{}); err != nil {
 		t.Fatal(err)
 	}
-	eventually(t, "the controller looks at the namespace again", func() (bool, error) {
-		return syncs(t, reg) > before, nil
+	apptest.Eventually(t, "the controller looks at the namespace again", func() (bool, error) {
+		return syncs() > before, nil
 	})
 	if _, err := sas.Get(ctx, serviceaccount.DefaultName, metav1.GetOptions{}); !apierrors.IsNotFound(err) {
 		t.Errorf("E5 the default service account came back in a terminating namespace: %v", err)
