@@ -21,10 +21,10 @@ import (
 	"github.com/prometheus/client_golang/prometheus/collectors"
 	"golang.org/x/sync/errgroup"
 	"k8s.io/apimachinery/pkg/version"
-	"k8s.io/client-go/rest"
 	"k8s.io/utils/clock"
 
 	"github.com/terminus-project/terminus/internal/apiserver"
+	"github.com/terminus-project/terminus/internal/loopback"
 	"github.com/terminus-project/terminus/internal/openapi"
 	"github.com/terminus-project/terminus/internal/pki"
 	"github.com/terminus-project/terminus/internal/registry"
@@ -200,13 +200,10 @@ func Run(ctx context.Context, cfg Config, started func(Info)) error {
 		return httpSrv.Shutdown(sctx)
 	})
 	// Controllers are API clients of this server, with the admin
-	// credentials, over the same authenticated handler chain as kubectl.
-	loopback := &rest.Config{
-		Host: url, BearerToken: bundle.AdminToken, QPS: -1,
-		TLSClientConfig: rest.TLSClientConfig{CAData: bundle.CAPEM},
-		UserAgent:       "terminus-controllers",
-	}
-	waitControllers, err := startControllers(gctx, cfg, loopback, bundle.CAPEM, promReg, log, controllers)
+	// credentials, through the same authenticated handler chain as kubectl
+	// but in memory: no TCP, no TLS (DESIGN section 1).
+	loopbackConfig := loopback.Config(loopback.New(serveCtx, srv), url, bundle.AdminToken, "terminus-controllers")
+	waitControllers, err := startControllers(gctx, cfg, loopbackConfig, bundle.CAPEM, promReg, log, controllers)
 	if err != nil {
 		cancelServe()
 		_ = httpSrv.Close()

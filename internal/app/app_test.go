@@ -20,13 +20,18 @@ type testServer struct {
 
 func startServer(t *testing.T) *testServer {
 	t.Helper()
+	// The API tests run no controllers: they would write objects
+	// of their own (kube-root-ca.crt, default ServiceAccounts).
+	return startServerWith(t, []string{"-*"})
+}
+
+func startServerWith(t *testing.T, controllers []string) *testServer {
+	t.Helper()
 	ctx, cancel := context.WithCancel(context.Background())
 	started := make(chan Info, 1)
 	done := make(chan error, 1)
 	go func() {
-		// The API tests run no controllers: they would write objects
-		// of their own (kube-root-ca.crt, default ServiceAccounts).
-		done <- Run(ctx, Config{DataDir: t.TempDir(), BindAddress: "127.0.0.1", Storage: StorageMemory, Controllers: []string{"-*"}}, func(i Info) { started <- i })
+		done <- Run(ctx, Config{DataDir: t.TempDir(), BindAddress: "127.0.0.1", Storage: StorageMemory, Controllers: controllers}, func(i Info) { started <- i })
 	}()
 	var info Info
 	select {

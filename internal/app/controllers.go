@@ -7,6 +7,7 @@ import (
 	"slices"
 	"strings"
 	"sync"
+	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
 	"k8s.io/client-go/discovery"
@@ -56,6 +57,9 @@ func ValidateControllers(selection []string) error {
 	return nil
 }
 
+// informerResync is the shared informers' default resync period.
+const informerResync = 12 * time.Hour
+
 type runner interface{ Run(context.Context) error }
 
 // controllerSet is the started controllers and what they need.
@@ -86,7 +90,10 @@ func startControllers(ctx context.Context, cfg Config, loopback *rest.Config, ro
 	if err != nil {
 		return nil, err
 	}
-	factory := informers.NewSharedInformerFactory(client, 0)
+	// A default resync > 0, as kube-controller-manager's (12 h), lets a
+	// handler ask for a shorter one (the namespace controller's 5 min):
+	// an informer built with 0 cannot resync at all.
+	factory := informers.NewSharedInformerFactory(client, informerResync)
 	clk := cfg.Clock
 	var runners []runner
 	add := func(name string, build func() (runner, error)) error {
