@@ -297,7 +297,9 @@ func meta(t *testing.T, e rawEvent) objMeta {
 // TestRawWatch checks the watch protocol on the wire: I8, I4 and I10.
 func TestRawWatch(t *testing.T) {
 	t.Parallel()
-	s := startServer(t, "--storage=memory")
+	// Exact event sequences: the root CA publisher would add its
+	// ConfigMap to the namespace under test.
+	s := startServer(t, "--storage=memory", "--controllers=-*")
 	cs := s.clientset(t)
 	const ns = "rawwatch"
 	createNamespace(t, cs, ns)

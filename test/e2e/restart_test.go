@@ -20,7 +20,9 @@ func TestRestartKeepsObjects(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 	defer cancel()
 
-	s1 := startServerIn(t, dir)
+	// Exact object counts: the root CA publisher would add its ConfigMap
+	// to the namespace at any moment.
+	s1 := startServerIn(t, dir, "--controllers=-*")
 	cs := s1.clientset(t)
 	const ns = "durable"
 	createNamespace(t, cs, ns)
@@ -66,7 +68,7 @@ func TestRestartKeepsObjects(t *testing.T) {
 		t.Fatal(err)
 	}
 
-	s2 := startServerIn(t, dir)
+	s2 := startServerIn(t, dir, "--controllers=-*")
 	cs = s2.clientset(t)
 	got, err := cs.CoreV1().ConfigMaps(ns).Get(ctx, "keep", metav1.GetOptions{})
 	if err != nil {

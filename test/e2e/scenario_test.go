@@ -28,13 +28,19 @@ type scenarioCluster struct {
 	cfg *rest.Config
 	cs  kubernetes.Interface
 	seq atomic.Int64
+	// prefix names the namespaces ("sc" when empty).
+	prefix string
 }
 
 func (c *scenarioCluster) Config() *rest.Config { return rest.CopyConfig(c.cfg) }
 
 func (c *scenarioCluster) Namespace(t *testing.T) string {
 	t.Helper()
-	name := fmt.Sprintf("sc-%d", c.seq.Add(1))
+	prefix := c.prefix
+	if prefix == "" {
+		prefix = "sc"
+	}
+	name := fmt.Sprintf("%s-%d", prefix, c.seq.Add(1))
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
 	_, err := c.cs.CoreV1().Namespaces().Create(ctx, &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: name}}, metav1.CreateOptions{})
@@ -53,6 +59,15 @@ func TestScenarios(t *testing.T) {
 	// finalizers, and the root CA publisher adds objects to namespaces.
 	s := startServer(t, "--storage=memory", "--controllers=-*")
 	scenario.Run(t, &scenarioCluster{cfg: s.restConfig(t), cs: s.clientset(t)})
+}
+
+// TestScenariosWithControllers runs the scenarios that need controllers
+// (garbage collector, namespace, pvc/pv protection, podgc: spec D, E9-E12,
+// F) against one terminus server running all controllers, the default.
+func TestScenariosWithControllers(t *testing.T) {
+	t.Parallel()
+	s := startServer(t, "--storage=memory")
+	scenario.RunSet(t, &scenarioCluster{cfg: s.restConfig(t), cs: s.clientset(t), prefix: "scc"}, scenario.WithControllers())
 }
 
 // scRaw is a small raw HTTPS client for the kubectl scenarios.

@@ -45,16 +45,37 @@ func All() []Scenario {
 	return all
 }
 
-// Run runs every scenario as a parallel subtest of t, each in its own
-// namespace.
+// WithControllers lists the scenarios that need the controllers running
+// (garbage collector, namespace controller, pvc/pv protection, podgc), in
+// spec order. They are kept apart from All, whose scenarios observe the API
+// server alone and run against a server without controllers. They wait on
+// conditions with a deadline (ControllerTimeout) long enough for upstream's
+// 5 s namespace deletion delay, its requeue intervals and podgc's period.
+func WithControllers() []Scenario {
+	var all []Scenario
+	all = append(all, scenariosD()...)
+	all = append(all, scenariosEControllers()...)
+	all = append(all, scenariosF()...)
+	return all
+}
+
+// Run runs every scenario of All as a parallel subtest of t, each in its
+// own namespace.
 func Run(t *testing.T, c Cluster) {
+	t.Helper()
+	RunSet(t, c, All())
+}
+
+// RunSet runs the given scenarios as parallel subtests of t, each in its
+// own namespace.
+func RunSet(t *testing.T, c Cluster, set []Scenario) {
 	cfg := rest.CopyConfig(c.Config())
 	hc, err := rest.HTTPClientFor(cfg)
 	if err != nil {
 		t.Fatalf("scenario: http client: %v", err)
 	}
 	base := strings.TrimSuffix(cfg.Host, "/")
-	for _, s := range All() {
+	for _, s := range set {
 		t.Run(s.Name, func(t *testing.T) {
 			t.Parallel()
 			h := &H{T: t, NS: c.Namespace(t), base: base, hc: hc}
