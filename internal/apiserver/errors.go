@@ -50,6 +50,16 @@ func unauthorized() error {
 
 func internalError(err error) error { return apierrors.NewInternalError(err) }
 
+// reasonless is how upstream's handlers answer an error that is not an API
+// status, e.g. an agent that cannot be reached: 500 with the error's text
+// and no reason (ErrorToAPIStatus), unlike internalError's
+// "Internal error occurred: ...".
+func reasonless(err error) error {
+	return &apierrors.StatusError{ErrStatus: metav1.Status{
+		Status: metav1.StatusFailure, Code: http.StatusInternalServerError, Message: err.Error(),
+	}}
+}
+
 // notFoundResource is spec J1c: an unknown URL or resource type.
 func notFoundResource() error {
 	return &apierrors.StatusError{ErrStatus: metav1.Status{

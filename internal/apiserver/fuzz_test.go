@@ -17,6 +17,13 @@ import (
 // caches running; no TLS, no authentication.
 func newTestHandler(tb testing.TB) *Server {
 	tb.Helper()
+	return newTestHandlerWith(tb, Config{})
+}
+
+// newTestHandlerWith is newTestHandler with cfg's other fields (Registry
+// and Scheme are filled in).
+func newTestHandlerWith(tb testing.TB, cfg Config) *Server {
+	tb.Helper()
 	scheme, err := registry.NewScheme()
 	if err != nil {
 		tb.Fatal(err)
@@ -33,7 +40,8 @@ func newTestHandler(tb testing.TB) *Server {
 	if err := reg.WaitSynced(ctx); err != nil {
 		tb.Fatal(err)
 	}
-	srv, err := New(Config{Registry: reg, Scheme: scheme})
+	cfg.Registry, cfg.Scheme = reg, scheme
+	srv, err := New(cfg)
 	if err != nil {
 		tb.Fatal(err)
 	}

@@ -68,7 +68,7 @@ func (s *Server) serveAPI(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	if info.subresource != "" {
-		sub, ok := res.HasSubresource(info.subresource)
+		sub, ok := res.HasSubresource(subresourceName(info.subresource))
 		if !ok {
 			s.writeError(w, r, notFoundResource())
 			return
@@ -84,6 +84,9 @@ func (s *Server) serveAPI(w http.ResponseWriter, r *http.Request) {
 	ctx, warnings := withWarnings(r.Context())
 	r = r.WithContext(ctx)
 	w = &warningWriter{ResponseWriter: w, warnings: warnings}
+	if h.serveSpecial(w, r) {
+		return
+	}
 	switch info.verb {
 	case "get":
 		h.get(w, r)
@@ -104,6 +107,42 @@ func (s *Server) serveAPI(w http.ResponseWriter, r *http.Request) {
 	default:
 		s.writeError(w, r, methodNotAllowed())
 	}
+}
+
+// serveSpecial serves the resources and subresources that are not the
+// generic verbs over a store: bindings and pods/binding, pods/eviction and
+// the node-proxied subresources. It reports whether it handled the request.
+func (h *resourceHandler) serveSpecial(w http.ResponseWriter, r *http.Request) bool {
+	if h.res.NoStorage {
+		// Only the legacy bindings today; its one verb was checked.
+		h.createBinding(w, r)
+		return true
+	}
+	switch subresourceName(h.info.subresource) {
+	case "binding":
+		h.createBinding(w, r)
+	case "eviction":
+		h.createEviction(w, r)
+	case "log":
+		h.getLog(w, r)
+	case "exec", "attach", "portforward":
+		h.connectPod(w, r)
+	case "proxy":
+		h.proxyNode(w, r, proxySubpath(r, h.info.subresource))
+	default:
+		return false
+	}
+	return true
+}
+
+// subresourceName is the subresource a path names: its first segment for
+// a proxy (nodes/{name}/proxy/{path}), the whole rest otherwise, so that
+// e.g. pods/{name}/status/x stays unknown (404).
+func subresourceName(sub string) string {
+	if name, _, ok := strings.Cut(sub, "/"); ok && name == "proxy" {
+		return name
+	}
+	return sub
 }
 
 type resourceHandler struct {

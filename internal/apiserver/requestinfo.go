@@ -71,6 +71,12 @@ func parseResourcePath(r *http.Request) (requestInfo, bool) {
 		info.namespace = ""
 	}
 	info.verb = verbFor(r, info.name != "")
+	if info.subresource != "" && r.Method == http.MethodPost {
+		// A POST to an object's subresource creates it (pods/binding,
+		// pods/eviction) or connects to it (pods/exec), as upstream's
+		// RequestInfoFactory names it.
+		info.verb = "create"
+	}
 	if legacyWatch {
 		info.verb = ""
 		if r.Method == http.MethodGet {

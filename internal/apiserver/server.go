@@ -60,6 +60,10 @@ type Config struct {
 	// MinWatchTimeout is the lower bound of the random watch lifetime
 	// when a client gives no timeoutSeconds (spec I3: 30–60 min).
 	MinWatchTimeout time.Duration
+	// Kubelet says how pods/log, exec, attach, portforward and
+	// nodes/proxy reach the node agents; the zero value reaches them
+	// without a client certificate and without verifying them.
+	Kubelet KubeletConfig
 }
 
 // Server is the HTTP handler.
@@ -100,6 +104,7 @@ func New(cfg Config) (*Server, error) {
 	if cfg.MinWatchTimeout == 0 {
 		cfg.MinWatchTimeout = 30 * time.Minute
 	}
+	cfg.Kubelet = withKubeletDefaults(cfg.Kubelet)
 	if cfg.Registerer == nil {
 		r := prometheus.NewRegistry()
 		cfg.Registerer, cfg.Gatherer = r, r

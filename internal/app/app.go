@@ -113,7 +113,13 @@ func Run(ctx context.Context, cfg Config, started func(Info)) error {
 	controllers := &controllerSet{}
 	promReg := prometheus.NewRegistry()
 	promReg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+	// The API server reaches node agents (logs, exec, port-forward) with
+	// the admin client certificate; agents' serving certificates are not
+	// verified, as kube-apiserver without --kubelet-certificate-authority:
+	// a standalone agent makes its own.
+	kubeletTransport, kubeletInsecure := apiserver.NewKubeletTransports(apiserver.KubeletTLS{ClientCert: &bundle.AdminCert})
 	srv, err := apiserver.New(apiserver.Config{
+		Kubelet:       apiserver.KubeletConfig{Transport: kubeletTransport, InsecureTransport: kubeletInsecure},
 		Registry:      reg,
 		Scheme:        scheme,
 		Authenticator: apiserver.TokenCertAuthenticator{AdminToken: bundle.AdminToken},

@@ -3,7 +3,6 @@ package app
 import (
 	"github.com/terminus-project/terminus/internal/openapi"
 	"github.com/terminus-project/terminus/internal/registry"
-	autoscalingv1 "k8s.io/api/autoscaling/v1"
 )
 
 // OpenAPIResources describes the registry's resources for the OpenAPI route
@@ -17,8 +16,16 @@ func OpenAPIResources(resources []*registry.Resource) []openapi.Resource {
 		}
 		for _, s := range r.Subresources {
 			sub := openapi.Subresource{Name: s.Name, Verbs: s.Verbs}
-			if s.Name == "scale" {
-				sub.Group, sub.Version, sub.Kind, sub.Object = s.GVK.Group, s.GVK.Version, s.GVK.Kind, &autoscalingv1.Scale{}
+			switch {
+			case s.Connect:
+				// Upstream documents streaming and proxying subresources
+				// with the "connect" verb, per HTTP method.
+				sub.Verbs, sub.Kind = []string{"connect"}, s.GVK.Kind
+				if s.Name == "proxy" {
+					sub.ConnectMethods = registry.ProxyMethods
+				}
+			case s.New != nil && s.GVK.Kind != r.Kind: // scale, binding, eviction
+				sub.Group, sub.Version, sub.Kind, sub.Object = s.GVK.Group, s.GVK.Version, s.GVK.Kind, s.New()
 			}
 			or.Subresources = append(or.Subresources, sub)
 		}

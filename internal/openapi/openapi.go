@@ -51,8 +51,13 @@ type Subresource struct {
 	// parent's group and version (pods/binding is core/v1 Binding).
 	Group, Version, Kind string
 	// Verbs is a subset of get, create (POST, e.g. pods/eviction), update,
-	// patch and connect (GET and POST with a string response, e.g. pods/exec).
+	// patch, delete (a proxy's DELETE, documented as connect) and connect
+	// (GET and POST with a string response, e.g. pods/exec).
 	Verbs []string
+	// ConnectMethods are the HTTP methods of the connect verb; empty means
+	// GET and POST. A proxy forwards GET, POST, PUT, PATCH, DELETE, HEAD
+	// and OPTIONS.
+	ConnectMethods []string
 	// Object is a typed sample of the body; nil means the parent's Object.
 	Object runtime.Object
 }

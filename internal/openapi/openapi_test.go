@@ -164,7 +164,8 @@ func TestV2JSON(t *testing.T) {
 		}
 	}
 	for _, id := range []string{"readAppsV1NamespacedDeploymentScale", "watchCoreV1PodListForAllNamespaces", "createCoreV1NamespacedPodEviction",
-		"connectCoreV1PostNamespacedPodExec", "listRbacAuthorizationV1ClusterRole", "getAppsV1APIResources", "getCodeVersion"} {
+		"connectCoreV1PostNamespacedPodExec", "listRbacAuthorizationV1ClusterRole", "getAppsV1APIResources", "getCodeVersion",
+		"connectCoreV1OptionsNodeProxy", "connectCoreV1DeleteNodeProxy", "connectCoreV1DeleteNamespacedServiceProxy"} {
 		if _, ok := seen[id]; !ok {
 			t.Errorf("no operation %s", id)
 		}

@@ -3,6 +3,7 @@ package openapi
 import (
 	"fmt"
 	"net/http"
+	"slices"
 	"strings"
 	"unicode"
 
@@ -17,8 +18,11 @@ import (
 // second description of the same facts.
 
 var (
-	resourceVerbs    = []string{"get", "list", "watch", "create", "update", "patch", "delete", "deletecollection"}
-	subresourceVerbs = []string{"get", "create", "update", "patch", "connect"}
+	resourceVerbs = []string{"get", "list", "watch", "create", "update", "patch", "delete", "deletecollection"}
+	// A subresource's "delete" is a proxy's DELETE (nodes/proxy is the
+	// only subresource upstream serves it on): documented as a connect
+	// operation, as upstream documents it.
+	subresourceVerbs = []string{"get", "create", "update", "patch", "delete", "connect"}
 )
 
 // Media types, as a real server advertises them.
@@ -246,8 +250,18 @@ func subresourceRoutes(r Resource, s Subresource, n names, item string, itemPara
 			out = append(out, writeRoute(newRoute(http.MethodPut, "replace", "put", "replace "+s.Name+" of the specified "+r.Kind), itemParams, obj))
 		case "patch":
 			out = append(out, writeRoute(newRoute(http.MethodPatch, "patch", "patch", "partially update "+s.Name+" of the specified "+r.Kind), itemParams, obj))
-		case "connect":
-			for _, method := range []string{http.MethodGet, http.MethodPost} {
+		case "connect", "delete":
+			methods := []string{http.MethodGet, http.MethodPost}
+			if len(s.ConnectMethods) > 0 {
+				methods = s.ConnectMethods
+			}
+			if verb == "delete" {
+				if slices.Contains(s.Verbs, "connect") {
+					continue // the connect methods document it
+				}
+				methods = []string{http.MethodDelete}
+			}
+			for _, method := range methods {
 				verb := "connect" + camel(strings.ToLower(method), true)
 				rt := &route{
 					method: method, path: path, opID: "connect" + n.gv + camel(strings.ToLower(method), true) + rest, tag: n.tag,

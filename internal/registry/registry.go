@@ -55,6 +55,9 @@ func New(cfg Config) (*Registry, error) {
 	r := &Registry{cfg: cfg, stores: map[schema.GroupVersionResource]*Store{}, log: cfg.Logger}
 	codec := json.NewSerializerWithOptions(json.DefaultMetaFactory, cfg.Scheme, cfg.Scheme, json.SerializerOptions{})
 	for _, res := range cfg.Resources {
+		if res.NoStorage {
+			continue
+		}
 		s := &Store{res: res, reg: r, storage: cfg.Storage, codec: codec, clock: cfg.Clock, log: cfg.Logger}
 		s.cache = newWatchCache(res, cfg.Storage, s.decodeKV, cfg.Clock, cfg.Logger)
 		r.stores[res.GVR] = s

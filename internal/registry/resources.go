@@ -8,6 +8,7 @@ import (
 	corev1 "k8s.io/api/core/v1"
 	discoveryv1 "k8s.io/api/discovery/v1"
 	eventsv1 "k8s.io/api/events/v1"
+	policyv1 "k8s.io/api/policy/v1"
 	storagev1 "k8s.io/api/storage/v1"
 	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/apimachinery/pkg/runtime/schema"
@@ -26,13 +27,25 @@ const (
 
 // Subresource is a served subresource of a resource.
 type Subresource struct {
-	// Name is "status", "scale" or "finalize".
+	// Name is "status", "scale", "finalize", "binding", "eviction", "log",
+	// "exec", "attach", "portforward" or "proxy".
 	Name string
-	// Verbs are the verbs the subresource serves.
+	// Verbs are the verbs the subresource serves, as discovery lists them.
 	Verbs []string
-	// GVK is the kind exchanged on the subresource; for status it is the
-	// parent's kind, for scale autoscaling/v1 Scale.
+	// GVK is the kind exchanged on the subresource, as discovery reports
+	// it: for status the parent's kind, for scale autoscaling/v1 Scale, for
+	// binding v1 Binding, for eviction policy/v1 Eviction, for the
+	// node-proxied subresources their options kind (PodExecOptions, ...;
+	// pods/log reports Pod, as upstream's LogREST does).
 	GVK schema.GroupVersionKind
+	// Connect marks a streaming or proxying subresource (exec, attach,
+	// portforward, proxy) that upstream documents with the "connect"
+	// action: GET and POST open a stream to the node's agent.
+	Connect bool
+	// New returns an empty object of the subresource's body (scale,
+	// binding, eviction) or options (log, exec, ...); nil means the
+	// parent's kind (status, finalize).
+	New func() runtime.Object
 }
 
 // Resource describes one served resource: its identity for discovery and
@@ -66,7 +79,13 @@ type Resource struct {
 	// (true for built-in types, spec A5).
 	AllowUnconditionalUpdate bool
 
-	// New and NewList return empty typed objects.
+	// NoStorage marks a resource that only routes to another resource's
+	// store and has none of its own (the legacy "bindings", which binds
+	// pods): no store, no watch cache, no list.
+	NoStorage bool
+
+	// New and NewList return empty typed objects; NewList returns nil for
+	// a resource without list.
 	New     func() runtime.Object
 	NewList func() runtime.Object
 }
@@ -196,11 +215,71 @@ func BuiltinResources() []*Resource {
 			r.Subresources = append(r.Subresources, Subresource{Name: "status", Verbs: subresourceVerbs, GVK: gv.WithKind(b.kind)})
 		}
 		if b.scale {
-			r.Subresources = append(r.Subresources, Subresource{Name: "scale", Verbs: subresourceVerbs, GVK: scaleGVK})
+			r.Subresources = append(r.Subresources, Subresource{Name: "scale", Verbs: subresourceVerbs, GVK: scaleGVK,
+				New: func() runtime.Object { return &autoscalingv1.Scale{} }})
+		}
+		switch b.resource {
+		case "pods":
+			r.Subresources = append(podSubresources(), r.Subresources...)
+		case "nodes":
+			r.Subresources = append(r.Subresources, Subresource{Name: "proxy", Verbs: proxyVerbs, Connect: true,
+				GVK: gv.WithKind("NodeProxyOptions"), New: func() runtime.Object { return &corev1.NodeProxyOptions{} }})
 		}
 		out = append(out, r)
+		if b.resource == "pods" {
+			out = append(out, legacyBindings())
+		}
 	}
 	return out
+}
+
+// Discovery's verbs of the connect subresources: GET and POST open a
+// stream (exec, attach, portforward); a proxy forwards every method.
+var (
+	connectVerbs = []string{"create", "get"}
+	proxyVerbs   = []string{"create", "delete", "get", "patch", "update"}
+)
+
+// ProxyMethods are the HTTP methods a proxy subresource forwards
+// (upstream's proxyMethods), for the OpenAPI connect operations.
+var ProxyMethods = []string{"GET", "POST", "PUT", "PATCH", "DELETE", "HEAD", "OPTIONS"}
+
+// podSubresources are the pod subresources beyond status, in upstream's
+// (alphabetical) discovery order: binding and eviction are creates that
+// change the pod; log, exec, attach and portforward reach the node's agent
+// (kube-apiserver's pods/* REST of pkg/registry/core/pod/rest).
+func podSubresources() []Subresource {
+	core := corev1.SchemeGroupVersion
+	return []Subresource{
+		{Name: "attach", Verbs: connectVerbs, Connect: true, GVK: core.WithKind("PodAttachOptions"),
+			New: func() runtime.Object { return &corev1.PodAttachOptions{} }},
+		{Name: "binding", Verbs: []string{"create"}, GVK: core.WithKind("Binding"),
+			New: func() runtime.Object { return &corev1.Binding{} }},
+		{Name: "eviction", Verbs: []string{"create"}, GVK: policyv1.SchemeGroupVersion.WithKind("Eviction"),
+			New: func() runtime.Object { return &policyv1.Eviction{} }},
+		{Name: "exec", Verbs: connectVerbs, Connect: true, GVK: core.WithKind("PodExecOptions"),
+			New: func() runtime.Object { return &corev1.PodExecOptions{} }},
+		{Name: "log", Verbs: []string{"get"}, GVK: core.WithKind("Pod"),
+			New: func() runtime.Object { return &corev1.PodLogOptions{} }},
+		{Name: "portforward", Verbs: connectVerbs, Connect: true, GVK: core.WithKind("PodPortForwardOptions"),
+			New: func() runtime.Object { return &corev1.PodPortForwardOptions{} }},
+	}
+}
+
+// legacyBindings is POST /api/v1/namespaces/{ns}/bindings, the pre-1.x way
+// to bind a pod (the pod is the Binding's metadata.name); upstream still
+// serves it with create only.
+func legacyBindings() *Resource {
+	return &Resource{
+		GVR:          corev1.SchemeGroupVersion.WithResource("bindings"),
+		Kind:         "Binding",
+		Namespaced:   true,
+		SingularName: "binding",
+		Verbs:        []string{"create"},
+		NoStorage:    true,
+		New:          func() runtime.Object { return &corev1.Binding{} },
+		NewList:      func() runtime.Object { return nil },
+	}
 }
 
 func lower(s string) string {

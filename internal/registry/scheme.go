@@ -11,6 +11,8 @@ import (
 	corev1 "k8s.io/api/core/v1"
 	discoveryv1 "k8s.io/api/discovery/v1"
 	eventsv1 "k8s.io/api/events/v1"
+	policyv1 "k8s.io/api/policy/v1"
+	policyv1beta1 "k8s.io/api/policy/v1beta1"
 	storagev1 "k8s.io/api/storage/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/runtime"
@@ -32,6 +34,9 @@ func NewScheme() (*runtime.Scheme, error) {
 		coordinationv1.AddToScheme,
 		discoveryv1.AddToScheme,
 		eventsv1.AddToScheme,
+		// policy/v1 for the pods/eviction body (Eviction); its
+		// PodDisruptionBudgets are not served.
+		policyv1.AddToScheme,
 		storagev1.AddToScheme,
 		apidiscoveryv2.AddToScheme,
 		metav1.AddMetaToScheme,
@@ -41,6 +46,10 @@ func NewScheme() (*runtime.Scheme, error) {
 			return nil, fmt.Errorf("building scheme: %w", err)
 		}
 	}
+	// Upstream's eviction subresource also accepts a policy/v1beta1
+	// Eviction (EvictionREST.AcceptsGroupVersion); only that kind of the
+	// old group version is known, not its other types.
+	s.AddKnownTypes(policyv1beta1.SchemeGroupVersion, &policyv1beta1.Eviction{})
 	// ListOptions, DeleteOptions and friends in every group version, and
 	// the unversioned Status/APIVersions/... types.
 	metav1.AddToGroupVersion(s, schema.GroupVersion{Version: "v1"})

@@ -9,7 +9,7 @@ package validation
 // keys, Service dual-stack upgrade/downgrade rules, load-balancer status,
 // node taint/podCIDR details, PV volume-source details and node affinity,
 // PVC data sources and resize rules, EndpointSlice per-endpoint topology,
-// StorageClass allowed topologies, Lease strategy values, Event series.
+// StorageClass allowed topologies, Event series.
 
 import (
 	"encoding/json"
@@ -594,6 +594,21 @@ func validateLease(l *coordinationv1.Lease, namespaced bool) field.ErrorList {
 	}
 	if t := l.Spec.LeaseTransitions; t != nil && *t < 0 {
 		errs = append(errs, field.Invalid(sp.Child("leaseTransitions"), t, "must be greater than or equal to 0"))
+	}
+	if st := l.Spec.Strategy; st != nil {
+		// ValidateCoordinatedLeaseStrategy, called with spec.strategy, adds
+		// "strategy" once more: upstream's path is spec.strategy.strategy.
+		p := sp.Child("strategy").Child("strategy")
+		if !strings.Contains(string(*st), "/") {
+			// Unqualified names are Kubernetes-defined: one exists.
+			if *st != coordinationv1.OldestEmulationVersion {
+				errs = append(errs, field.NotSupported(p, *st, []coordinationv1.CoordinatedLeaseStrategy{coordinationv1.OldestEmulationVersion}))
+			}
+		} else {
+			for _, msg := range validation.IsQualifiedName(string(*st)) {
+				errs = append(errs, field.Invalid(p, *st, msg))
+			}
+		}
 	}
 	if ph := l.Spec.PreferredHolder; ph != nil && *ph != "" && (l.Spec.Strategy == nil || *l.Spec.Strategy == "") {
 		errs = append(errs, field.Forbidden(sp.Child("preferredHolder"), "may only be specified if `strategy` is defined"))
