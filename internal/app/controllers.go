@@ -18,16 +18,22 @@ import (
 
 	"github.com/terminus-project/terminus/internal/controller/garbagecollector"
 	"github.com/terminus-project/terminus/internal/controller/namespace"
+	"github.com/terminus-project/terminus/internal/controller/nodelifecycle"
 	"github.com/terminus-project/terminus/internal/controller/podgc"
 	"github.com/terminus-project/terminus/internal/controller/pvcprotection"
 	"github.com/terminus-project/terminus/internal/controller/pvprotection"
+	"github.com/terminus-project/terminus/internal/controller/replicaset"
 	"github.com/terminus-project/terminus/internal/controller/rootcacert"
+	"github.com/terminus-project/terminus/internal/controller/scheduler"
 	"github.com/terminus-project/terminus/internal/controller/serviceaccount"
 )
 
 // ControllerNames are the built-in controllers, as --controllers names
 // them (kube-controller-manager's names).
-var ControllerNames = []string{"garbagecollector", "namespace", "serviceaccount", "root-ca-cert-publisher", "pvc-protection", "pv-protection", "podgc"}
+// The scheduler is a separate binary upstream; here it is one more
+// controller.
+var ControllerNames = []string{"garbagecollector", "namespace", "serviceaccount", "root-ca-cert-publisher", "pvc-protection", "pv-protection", "podgc",
+	"node-lifecycle-controller", "scheduler", "replicaset", "replicationcontroller"}
 
 // controllerEnabled applies kube-controller-manager's --controllers syntax:
 // "*" all, "name" one, "-name" not that one; the first match wins.
@@ -135,6 +141,18 @@ func startControllers(ctx context.Context, cfg Config, loopback *rest.Config, ro
 		}},
 		{"podgc", func() (runner, error) {
 			return podgc.New(podgc.Config{Client: client, Informers: factory, Clock: clk, Logger: l("podgc"), Registerer: reg})
+		}},
+		{"node-lifecycle-controller", func() (runner, error) {
+			return nodelifecycle.New(nodelifecycle.Config{Client: client, Informers: factory, Clock: clk, Logger: l("node-lifecycle-controller"), Registerer: reg})
+		}},
+		{"scheduler", func() (runner, error) {
+			return scheduler.New(scheduler.Config{Client: client, Informers: factory, Clock: clk, Logger: l("scheduler"), Registerer: reg})
+		}},
+		{"replicaset", func() (runner, error) {
+			return replicaset.New(replicaset.Config{Client: client, Informers: factory, Clock: clk, Logger: l("replicaset"), Registerer: reg})
+		}},
+		{"replicationcontroller", func() (runner, error) {
+			return replicaset.NewReplicationManager(replicaset.Config{Client: client, Informers: factory, Clock: clk, Logger: l("replicationcontroller"), Registerer: reg})
 		}},
 	}
 	for _, s := range steps {
