@@ -32,6 +32,8 @@ var rules = []rule{ // positional: name, from, forbidden, direct
 	{"the agent's stop plan does no I/O", module + "/internal/agent/grace", ioPackages, true},
 	{"the agent's stop plan uses no client or storage", module + "/internal/agent/grace",
 		[]string{"k8s.io/client-go", module + "/internal/storage"}, false},
+	{"the process runtime knows nothing of the API", module + "/internal/agent/process",
+		[]string{"k8s.io/client-go", module + "/internal/storage", module + "/internal/apiserver", module + "/internal/registry"}, false},
 	{"explain is pure", module + "/internal/explain", ioPackages, true},
 	{"explain uses no client or storage", module + "/internal/explain",
 		[]string{"k8s.io/client-go", module + "/internal/storage"}, false},
