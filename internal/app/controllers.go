@@ -16,6 +16,7 @@ import (
 	"k8s.io/client-go/metadata"
 	"k8s.io/client-go/rest"
 
+	deploymentctl "github.com/terminus-project/terminus/internal/controller/deployment"
 	"github.com/terminus-project/terminus/internal/controller/garbagecollector"
 	"github.com/terminus-project/terminus/internal/controller/namespace"
 	"github.com/terminus-project/terminus/internal/controller/nodelifecycle"
@@ -33,7 +34,7 @@ import (
 // The scheduler is a separate binary upstream; here it is one more
 // controller.
 var ControllerNames = []string{"garbagecollector", "namespace", "serviceaccount", "root-ca-cert-publisher", "pvc-protection", "pv-protection", "podgc",
-	"node-lifecycle-controller", "scheduler", "replicaset", "replicationcontroller"}
+	"node-lifecycle-controller", "scheduler", "replicaset", "replicationcontroller", "deployment"}
 
 // controllerEnabled applies kube-controller-manager's --controllers syntax:
 // "*" all, "name" one, "-name" not that one; the first match wins.
@@ -150,6 +151,9 @@ func startControllers(ctx context.Context, cfg Config, loopback *rest.Config, ro
 		}},
 		{"replicaset", func() (runner, error) {
 			return replicaset.New(replicaset.Config{Client: client, Informers: factory, Clock: clk, Logger: l("replicaset"), Registerer: reg})
+		}},
+		{"deployment", func() (runner, error) {
+			return deploymentctl.New(deploymentctl.Config{Client: client, Informers: factory, Clock: clk, Logger: l("deployment"), Registerer: reg})
 		}},
 		{"replicationcontroller", func() (runner, error) {
 			return replicaset.NewReplicationManager(replicaset.Config{Client: client, Informers: factory, Clock: clk, Logger: l("replicationcontroller"), Registerer: reg})

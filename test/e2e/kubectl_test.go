@@ -171,7 +171,8 @@ func TestKubectl(t *testing.T) {
 			if out := jsonpath("get", "deployment", "web", "-o", "jsonpath={.spec.template.spec.containers[0].image}/{.metadata.generation}"); out != "nginx:1.27/1" {
 				t.Errorf("jsonpath image/generation: got %q, want %q", out, "nginx:1.27/1")
 			}
-			if out := jsonpath("get", "pods", "-o", "jsonpath={.items[*].metadata.name}"); out != "standalone" {
+			// The deployment's pods are in the namespace too: select.
+			if out := jsonpath("get", "pods", "-l", "app=standalone", "-o", "jsonpath={.items[*].metadata.name}"); out != "standalone" {
 				t.Errorf("jsonpath over a list: got %q, want %q", out, "standalone")
 			}
 		})
