@@ -17,6 +17,8 @@ import (
 	"k8s.io/client-go/rest"
 
 	deploymentctl "github.com/terminus-project/terminus/internal/controller/deployment"
+	"github.com/terminus-project/terminus/internal/controller/endpoint"
+	"github.com/terminus-project/terminus/internal/controller/endpointslice"
 	"github.com/terminus-project/terminus/internal/controller/garbagecollector"
 	"github.com/terminus-project/terminus/internal/controller/namespace"
 	"github.com/terminus-project/terminus/internal/controller/nodelifecycle"
@@ -34,7 +36,7 @@ import (
 // The scheduler is a separate binary upstream; here it is one more
 // controller.
 var ControllerNames = []string{"garbagecollector", "namespace", "serviceaccount", "root-ca-cert-publisher", "pvc-protection", "pv-protection", "podgc",
-	"node-lifecycle-controller", "scheduler", "replicaset", "replicationcontroller", "deployment"}
+	"node-lifecycle-controller", "scheduler", "replicaset", "replicationcontroller", "deployment", "endpointslice", "endpoint"}
 
 // controllerEnabled applies kube-controller-manager's --controllers syntax:
 // "*" all, "name" one, "-name" not that one; the first match wins.
@@ -154,6 +156,12 @@ func startControllers(ctx context.Context, cfg Config, loopback *rest.Config, ro
 		}},
 		{"deployment", func() (runner, error) {
 			return deploymentctl.New(deploymentctl.Config{Client: client, Informers: factory, Clock: clk, Logger: l("deployment"), Registerer: reg})
+		}},
+		{"endpointslice", func() (runner, error) {
+			return endpointslice.New(endpointslice.Config{Client: client, Informers: factory, Clock: clk, Logger: l("endpointslice"), Registerer: reg})
+		}},
+		{"endpoint", func() (runner, error) {
+			return endpoint.New(endpoint.Config{Client: client, Informers: factory, Clock: clk, Logger: l("endpoint"), Registerer: reg})
 		}},
 		{"replicationcontroller", func() (runner, error) {
 			return replicaset.NewReplicationManager(replicaset.Config{Client: client, Informers: factory, Clock: clk, Logger: l("replicationcontroller"), Registerer: reg})
