@@ -1,0 +1,159 @@
+package podworker
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
+	"time"
+
+	corev1 "k8s.io/api/core/v1"
+
+	"github.com/terminus-project/terminus/internal/agent/process"
+)
+
+// Event reasons of this agent for what a kubelet would do with an image.
+const (
+	// ReasonHostCommand: the image is not in the local store, so the
+	// container's command runs on the host.
+	ReasonHostCommand = "HostCommand"
+	// ReasonStandIn: neither the image nor a command is available, so the
+	// built-in stand-in (pause) runs.
+	ReasonStandIn = "StandIn"
+)
+
+// start starts the next attempt of c: the record is written first
+// (write-ahead), then the process. It returns when to try again if the
+// container's configuration cannot be resolved yet (kubelet's
+// CreateContainerConfigError is retried on later syncs).
+func (w *worker) start(ctx context.Context, pod *corev1.Pod, c *corev1.Container, init bool) time.Time {
+	now := w.a.clock.Now()
+	prev := w.st.Containers[c.Name]
+	rec := &containerRecord{Name: c.Name, Init: init, ID: newID()}
+	if prev != nil {
+		rec.Attempt, rec.BackOff = prev.Attempt+1, prev.BackOff
+		if s, ok := w.containerStatus(c.Name); ok && !s.Running {
+			rec.Last = terminatedOf(prev.ID, s)
+		}
+	}
+	rec.Dir = attemptDir(w.dir, c.Name, rec.Attempt)
+
+	spec, standIn, err := w.spec(ctx, pod, c, rec)
+	if err != nil {
+		msg := err.Error()
+		if w.configErr[c.Name] != msg {
+			w.event(pod, corev1.EventTypeWarning, "Failed", "Error: "+msg)
+		}
+		w.configErr[c.Name] = msg
+		return now.Add(retryAfter)
+	}
+	delete(w.configErr, c.Name)
+	w.st.Containers[c.Name] = rec
+	w.save()
+
+	if standIn {
+		w.eventf(pod, corev1.EventTypeNormal, ReasonStandIn,
+			"Image %q is not in the local image store and the container has no command: running the built-in stand-in, which stays up until signalled", c.Image)
+	} else {
+		w.eventf(pod, corev1.EventTypeNormal, ReasonHostCommand,
+			"Image %q is not in the local image store: running command %q on the host", c.Image, spec.Command[0])
+	}
+	w.eventf(pod, corev1.EventTypeNormal, "Created", "Created container: %s", c.Name)
+	cont, err := w.a.cfg.Runtime.Start(ctx, spec)
+	var se *process.StartError
+	switch {
+	case errors.As(err, &se):
+		// The directory records exit code 128, reason StartError.
+		w.eventf(pod, corev1.EventTypeWarning, "Failed", "Error: %s", se.Message)
+		if cont, err = w.a.cfg.Runtime.Open(rec.Dir); err != nil {
+			w.log.Error("open failed container", "container", c.Name, "error", err)
+			return now.Add(retryAfter)
+		}
+	case err != nil:
+		if ctx.Err() == nil {
+			w.eventf(pod, corev1.EventTypeWarning, "Failed", "Error: %v", err)
+			w.log.Error("start container", "container", c.Name, "error", err)
+		}
+		// Forget the attempt: a retry starts it afresh in a new directory.
+		if prev != nil {
+			w.st.Containers[c.Name] = prev
+		} else {
+			delete(w.st.Containers, c.Name)
+		}
+		w.save()
+		return now.Add(retryAfter)
+	default:
+		w.eventf(pod, corev1.EventTypeNormal, "Started", "Started container %s", c.Name)
+	}
+	if old := w.conts[c.Name]; old != nil {
+		_ = old.Close()
+	}
+	w.conts[c.Name] = cont
+	w.watch(ctx, cont)
+	w.a.metrics.starts.Inc()
+	return time.Time{}
+}
+
+// terminatedOf is a finished attempt as the status reports it.
+func terminatedOf(id string, s process.Status) *terminated {
+	return &terminated{ID: id, ExitCode: s.ExitCode, Reason: s.Reason, Message: s.Message,
+		StartedAt: s.StartedAt, FinishedAt: s.FinishedAt}
+}
+
+// spec builds the process to run: argv, environment, working directory.
+// standIn says the pause stand-in runs.
+func (w *worker) spec(ctx context.Context, pod *corev1.Pod, c *corev1.Container, rec *containerRecord) (process.Spec, bool, error) {
+	ip := w.a.nodeIP(ctx)
+	env, err := w.env(ctx, pod, c, ip)
+	if err != nil {
+		return process.Spec{}, false, err
+	}
+	lookup := envMap(env)
+	spec := process.Spec{Dir: rec.Dir, Env: env}
+	standIn := false
+	switch {
+	case len(c.Command) > 0:
+		spec.Command, spec.Args = expandAll(c.Command, lookup), expandAll(c.Args, lookup)
+	case len(c.Args) > 0:
+		// No image entrypoint to prepend: the args are the argv, as for
+		// an image with only CMD (busybox).
+		args := expandAll(c.Args, lookup)
+		spec.Command, spec.Args = args[:1], args[1:]
+	default:
+		spec.Command, standIn = []string{w.a.exe, PauseArg}, true
+	}
+	if wd := c.WorkingDir; wd != "" {
+		if !filepath.IsAbs(wd) {
+			wd = filepath.Join(w.dir, "root", wd)
+			if err := os.MkdirAll(wd, 0o750); err != nil {
+				return process.Spec{}, false, fmt.Errorf("working directory: %w", err)
+			}
+		}
+		spec.WorkingDir = wd
+	}
+	return spec, standIn, nil
+}
+
+// findContainer returns the pod's container (init or regular) by name.
+func findContainer(pod *corev1.Pod, name string) *corev1.Container {
+	for i := range pod.Spec.InitContainers {
+		if pod.Spec.InitContainers[i].Name == name {
+			return &pod.Spec.InitContainers[i]
+		}
+	}
+	for i := range pod.Spec.Containers {
+		if pod.Spec.Containers[i].Name == name {
+			return &pod.Spec.Containers[i]
+		}
+	}
+	return nil
+}
+
+// volumeEnvName is the variable that tells a container where a volume is
+// (no mount namespace: see the package comment).
+func volumeEnvName(volume string) string {
+	r := strings.NewReplacer("-", "_", ".", "_")
+	return "TERMINUS_VOLUME_" + strings.ToUpper(r.Replace(volume))
+}

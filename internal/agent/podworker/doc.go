@@ -1,0 +1,58 @@
+// Package podworker is the node agent's pod workers: it runs the pods bound
+// to its node as local processes and ends them as a kubelet does (DESIGN
+// decision 6; spec G5–G9; upstream pkg/kubelet/pod_workers.go, kubelet.go
+// SyncPod/SyncTerminatingPod/SyncTerminatedPod, status/status_manager.go).
+//
+// # Shape
+//
+// An Agent watches the pods with spec.nodeName = its node (a field-selected
+// informer) and runs one worker goroutine per pod uid. A worker is a state
+// machine as upstream's: syncing (start init containers one at a time, in
+// order, each to completion; then the regular containers; restart them
+// per restartPolicy with kubelet's back-off) → terminating (a grace.Plan
+// drives Killing events, preStop hooks, the stop signal and SIGKILL on the
+// injected clock) → terminated (terminal status, the final DELETE with
+// gracePeriodSeconds 0 and preconditions.uid, G8; then the pod directory
+// is removed).
+//
+// # The pod directory
+//
+//	<RootDir>/pods/<uid>/state.json            the persisted state (written atomically)
+//	<RootDir>/pods/<uid>/volumes/<volume>/     emptyDir, configMap and secret volumes
+//	<RootDir>/pods/<uid>/containers/<name>/<n> one process.Runtime directory per attempt
+//
+// state.json holds the pod as first seen (so a pod deleted while the agent
+// was down can still be stopped with its hooks and signals, G9), every
+// container's attempts and back-off, and the grace.Plan once termination
+// began. It is written before acting (write-ahead), so after an agent
+// restart the worker re-attaches to running containers (process.Runtime
+// Open) and a Plan resumes with its deadlines (issue 6: "An agent restart
+// during termination keeps the deadline").
+//
+// # What runs
+//
+// There is no image store yet: a container's command and args run on the
+// host and a Normal event HostCommand says so. Without a command, the args
+// are the argv (an image without ENTRYPOINT, as busybox). Without either
+// (registry.k8s.io/pause), the built-in stand-in runs: this binary
+// re-executed with PauseArg (main calls MaybeRunPause), which waits for
+// SIGTERM or SIGINT and exits 0; a Normal event StandIn says so.
+//
+// There are no mount namespaces either, so a volume cannot appear at its
+// mountPath. Each volume is a directory under the pod directory and a
+// container gets, for every volumeMount, the environment variable
+// TERMINUS_VOLUME_<NAME> (the volume's name upper-cased, '-' and '.' as
+// '_') holding that directory (joined with subPath). A relative
+// workingDir is resolved under <pod dir>/root and created; an absolute
+// one is used as is and must exist (else the container fails with
+// StartError, as a runtime reports it); an empty one is the attempt's
+// directory. Every container runs on the host's network, so podIP is the
+// node's InternalIP (127.0.0.1 if the node has none).
+//
+// # Not done yet
+//
+// Probes (a running container is ready), postStart hooks, sidecar
+// startup ordering, service environment variables, downward API and
+// projected volumes (they get an empty directory), ConfigMap and Secret
+// volume updates, activeDeadlineSeconds.
+package podworker

@@ -1,0 +1,55 @@
+package podworker
+
+import (
+	"fmt"
+
+	"github.com/prometheus/client_golang/prometheus"
+)
+
+type metrics struct {
+	pods   prometheus.Gauge
+	starts prometheus.Counter
+	kills  *prometheus.CounterVec
+}
+
+func newMetrics() *metrics {
+	return &metrics{
+		pods: prometheus.NewGauge(prometheus.GaugeOpts{
+			Name: "terminus_podworker_pods", Help: "Pods with a worker on this node.",
+		}),
+		starts: prometheus.NewCounter(prometheus.CounterOpts{
+			Name: "terminus_podworker_container_starts_total", Help: "Container attempts started.",
+		}),
+		kills: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "terminus_podworker_stop_signals_total", Help: "Signals sent to stop containers (G6), by signal.",
+		}, []string{"signal"}),
+	}
+}
+
+func (m *metrics) collectors() []prometheus.Collector {
+	return []prometheus.Collector{m.pods, m.starts, m.kills}
+}
+
+func (m *metrics) register(r prometheus.Registerer) error {
+	if r == nil {
+		return nil
+	}
+	for i, c := range m.collectors() {
+		if err := r.Register(c); err != nil {
+			for _, d := range m.collectors()[:i] {
+				r.Unregister(d)
+			}
+			return fmt.Errorf("podworker: metrics: %w", err)
+		}
+	}
+	return nil
+}
+
+func (m *metrics) unregister(r prometheus.Registerer) {
+	if r == nil {
+		return
+	}
+	for _, c := range m.collectors() {
+		r.Unregister(c)
+	}
+}
