@@ -16,10 +16,12 @@ import (
 	"k8s.io/client-go/metadata"
 	"k8s.io/client-go/rest"
 
+	"github.com/terminus-project/terminus/internal/controller/cronjob"
 	deploymentctl "github.com/terminus-project/terminus/internal/controller/deployment"
 	"github.com/terminus-project/terminus/internal/controller/endpoint"
 	"github.com/terminus-project/terminus/internal/controller/endpointslice"
 	"github.com/terminus-project/terminus/internal/controller/garbagecollector"
+	"github.com/terminus-project/terminus/internal/controller/job"
 	"github.com/terminus-project/terminus/internal/controller/namespace"
 	"github.com/terminus-project/terminus/internal/controller/nodelifecycle"
 	"github.com/terminus-project/terminus/internal/controller/podgc"
@@ -29,6 +31,7 @@ import (
 	"github.com/terminus-project/terminus/internal/controller/rootcacert"
 	"github.com/terminus-project/terminus/internal/controller/scheduler"
 	"github.com/terminus-project/terminus/internal/controller/serviceaccount"
+	"github.com/terminus-project/terminus/internal/controller/ttlafterfinished"
 )
 
 // ControllerNames are the built-in controllers, as --controllers names
@@ -36,7 +39,7 @@ import (
 // The scheduler is a separate binary upstream; here it is one more
 // controller.
 var ControllerNames = []string{"garbagecollector", "namespace", "serviceaccount", "root-ca-cert-publisher", "pvc-protection", "pv-protection", "podgc",
-	"node-lifecycle-controller", "scheduler", "replicaset", "replicationcontroller", "deployment", "endpointslice", "endpoint"}
+	"node-lifecycle-controller", "scheduler", "replicaset", "replicationcontroller", "deployment", "endpointslice", "endpoint", "job", "cronjob", "ttl-after-finished-controller"}
 
 // controllerEnabled applies kube-controller-manager's --controllers syntax:
 // "*" all, "name" one, "-name" not that one; the first match wins.
@@ -162,6 +165,15 @@ func startControllers(ctx context.Context, cfg Config, loopback *rest.Config, ro
 		}},
 		{"endpoint", func() (runner, error) {
 			return endpoint.New(endpoint.Config{Client: client, Informers: factory, Clock: clk, Logger: l("endpoint"), Registerer: reg})
+		}},
+		{"job", func() (runner, error) {
+			return job.New(job.Config{Client: client, Informers: factory, Clock: clk, Logger: l("job"), Registerer: reg})
+		}},
+		{"cronjob", func() (runner, error) {
+			return cronjob.New(cronjob.Config{Client: client, Informers: factory, Clock: clk, Logger: l("cronjob"), Registerer: reg})
+		}},
+		{"ttl-after-finished-controller", func() (runner, error) {
+			return ttlafterfinished.New(ttlafterfinished.Config{Client: client, Informers: factory, Clock: clk, Logger: l("ttl-after-finished-controller"), Registerer: reg})
 		}},
 		{"replicationcontroller", func() (runner, error) {
 			return replicaset.NewReplicationManager(replicaset.Config{Client: client, Informers: factory, Clock: clk, Logger: l("replicationcontroller"), Registerer: reg})
