@@ -22,13 +22,23 @@
 //   - remotecommand over WebSocket: v5.channel.k8s.io (half-close of stdin),
 //     v4.channel.k8s.io and the base64 variants, and the legacy
 //     channel.k8s.io; kubectl 1.30+ tries WebSocket first.
+//   - remotecommand over SPDY/3.1: v4.channel.k8s.io, v3 (resize), v2 and
+//     channel.k8s.io, one SPDY stream per stdin/stdout/stderr/error/resize
+//     as the CRI streaming server's remotecommand/httpstream.go; v4
+//     reports the result as a Status (a non-zero exit code as
+//     NonZeroExitCode with an ExitCode cause), older ones as plain text.
 //   - port forwarding over WebSocket: v4.channel.k8s.io's port-forward
 //     framing (a data and an error channel per ?port=, each opened with
 //     the port as two little-endian bytes).
+//   - port forwarding over SPDY/3.1: portforward.k8s.io, a data and an
+//     error stream per forwarded connection, paired by their requestID
+//     header, the port in their port header.
 //
-// SPDY/3.1 (remotecommand v4 and portforward.k8s.io) is not served: it
-// needs github.com/moby/spdystream, reached through k8s.io/streaming,
-// neither of which is in go.mod. Such requests get a 400.
+// SPDY comes from k8s.io/streaming (the upgrade, github.com/moby/spdystream's
+// framing and flow control); this package collects and interprets the
+// streams. Port forwarding tunneled as SPDY inside a WebSocket
+// (SPDY/3.1+portforward.k8s.io, which kubectl 1.31+ tries first and
+// falls back from) is not served.
 //
 // Authentication is the kubelet's with --client-ca-file and anonymous auth
 // off: a client certificate verified against the cluster CA is required,

@@ -15,16 +15,21 @@ import (
 // portForward serves port forwarding over WebSocket with the kubelet's
 // framing (portforward/websocket.go): the ports come from ?port=, port i
 // gets data channel 2i and error channel 2i+1, and each channel's first
-// message is the port as two little-endian bytes. SPDY
-// (portforward.k8s.io, which kubectl uses, directly or tunneled in a
-// WebSocket) needs github.com/moby/spdystream, which is not in go.mod.
+// message is the port as two little-endian bytes. Other requests are
+// SPDY (portforward.k8s.io, spdyportforward.go).
 func (s *Server) portForward(w http.ResponseWriter, r *http.Request) {
 	pod, ok := s.lookupPod(w, r)
 	if !ok {
 		return
 	}
 	if !websocket.IsWebSocketUpgrade(r) {
-		http.Error(w, "only WebSocket port forwarding (v4.channel.k8s.io) is supported", http.StatusBadRequest)
+		// SPDY (portforward.k8s.io), whose ports come with the streams.
+		if !s.upgraded.acquire() {
+			http.Error(w, "the agent is shutting down", http.StatusServiceUnavailable)
+			return
+		}
+		defer s.upgraded.release()
+		s.spdyPortForward(w, r, pod)
 		return
 	}
 	var ports []int32

@@ -101,13 +101,14 @@ func (s *Server) remoteCommand(w http.ResponseWriter, r *http.Request, isExec bo
 	}
 	defer s.upgraded.release()
 
-	if !websocket.IsWebSocketUpgrade(r) {
-		// SPDY needs github.com/moby/spdystream (through k8s.io/streaming),
-		// which is not in go.mod; kubectl 1.30+ speaks WebSocket first.
-		http.Error(w, "only WebSocket remotecommand protocols (v5.channel.k8s.io, v4.channel.k8s.io) are supported", http.StatusBadRequest)
-		return
+	// Anything but a WebSocket goes to SPDY, whose handshake answers a
+	// request that is no upgrade at all with upstream's 400.
+	var conn *streamConn
+	if websocket.IsWebSocketUpgrade(r) {
+		conn, err = s.webSocketStreams(w, r, opts)
+	} else {
+		conn, err = s.spdyStreams(w, r, opts)
 	}
-	conn, err := s.webSocketStreams(w, r, opts)
 	if err != nil {
 		s.cfg.Logger.Info("exec/attach stream setup failed", "pod", pod.Namespace+"/"+pod.Name, "err", err)
 		return

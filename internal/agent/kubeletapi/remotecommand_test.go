@@ -150,7 +150,7 @@ func TestExecRefusals(t *testing.T) {
 		{"/exec/ns/p/c?command=ls", 400, "you must specify at least 1 of stdin, stdout, stderr"},
 		{"/exec/ns/q/c?command=ls&output=1", 404, "pod does not exist"},
 		{"/exec/ns/p/x?command=ls&output=1", 500, `container not found ("x")`},
-		{"/exec/ns/p/c?command=ls&output=1", 400, "only WebSocket remotecommand protocols"},
+		{"/exec/ns/p/c?command=ls&output=1", 400, "unable to upgrade: header X-Stream-Protocol-Version does not exist"},
 	} {
 		resp, err := env.client.Post(env.base+tc.path, "", nil)
 		if err != nil {

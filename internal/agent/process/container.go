@@ -93,7 +93,7 @@ func (c *Container) Signal(sig syscall.Signal) error {
 	}
 	// The shim is alive, so the program is not yet reaped (or its group
 	// is already being killed): the group id is still the container's.
-	if err := unix.Kill(-c.st.PID, sig); err != nil {
+	if err := killGroup(c.st.PID, sig); err != nil {
 		if errors.Is(err, unix.ESRCH) {
 			return fmt.Errorf("signal %v to %s: %w", sig, c.dir, ErrNotRunning)
 		}
@@ -203,7 +203,7 @@ func (c *Container) finish() {
 		return
 	}
 	if c.st.PID != 0 && sameProcess(c.st.PID, c.st.StartTicks) {
-		_ = unix.Kill(-c.st.PID, unix.SIGKILL)
+		_ = killGroup(c.st.PID, unix.SIGKILL)
 	}
 	c.exit = &exitRecord{
 		ExitCode:   255,

@@ -69,7 +69,14 @@
 //
 // Runtime.Exec runs a command in a container's working directory and
 // environment (preStop and postStart exec hooks, exec probes) with its own
-// timeout on the injected clock. WriteLogs serves kubectl logs' options
+// timeout on the injected clock. Runtime.ExecStream is its interactive
+// form for kubectl exec: the client's streams connected while the command
+// runs, optionally on a new pseudo-terminal (/dev/ptmx, made the
+// command's controlling terminal in a session of its own) that follows
+// the client's terminal size. Runtime.Attach streams a container's output
+// from now on by following container.log, each stream to its writer;
+// attaching stdin is not supported (ErrAttachStdin), since every program
+// runs with stdin /dev/null. WriteLogs serves kubectl logs' options
 // from container.log: tail, since, timestamps, follow (inotify on the
 // directory, ending once exit.json is there and the log is read), limit
 // bytes, stream.

@@ -97,7 +97,7 @@ func (r *Runtime) Exec(ctx context.Context, c *Container, spec ExecSpec) (ExecRe
 	cmd.Dir = c.cfg.WorkingDir
 	cmd.Stdout, cmd.Stderr = out, out // the same writer: one Write at a time
 	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
-	cmd.Cancel = func() error { return unix.Kill(-cmd.Process.Pid, unix.SIGKILL) }
+	cmd.Cancel = func() error { return killGroup(cmd.Process.Pid, unix.SIGKILL) }
 	cmd.WaitDelay = execWaitDelay
 	runErr := cmd.Run()
 

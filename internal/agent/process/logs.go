@@ -153,6 +153,12 @@ var errLimit = errors.New("log byte limit reached")
 // after F entries (P entries run on into the next), and with Timestamps
 // the entry's time first.
 func WriteLogs(ctx context.Context, dir string, opts LogOptions, w io.Writer) error {
+	return writeLogs(ctx, dir, &logOutput{w: w, opts: opts, remaining: opts.LimitBytes})
+}
+
+// writeLogs is WriteLogs to out, which may split the streams (Attach).
+func writeLogs(ctx context.Context, dir string, out *logOutput) error {
+	opts := out.opts
 	var watch *dirWatch
 	if opts.Follow {
 		// Watch before reading, so no change between the last read and
@@ -177,7 +183,6 @@ func WriteLogs(ctx context.Context, dir string, opts LogOptions, w io.Writer) er
 			return fmt.Errorf("container log: %w", err)
 		}
 	}
-	out := &logOutput{w: w, opts: opts, remaining: opts.LimitBytes}
 	br := bufio.NewReaderSize(f, 64*1024)
 	var pending []byte // an entry not yet complete (still being written)
 	for {
@@ -223,7 +228,10 @@ func WriteLogs(ctx context.Context, dir string, opts LogOptions, w io.Writer) er
 }
 
 type logOutput struct {
-	w         io.Writer
+	w io.Writer
+	// split, if set, writes each stream to its own writer instead of w (a
+	// stream without one is dropped).
+	split     map[string]io.Writer
 	opts      LogOptions
 	remaining int64
 	finishing bool
@@ -256,7 +264,13 @@ func (o *logOutput) line(line []byte) error {
 		b, limited = b[:o.remaining], true
 	}
 	o.remaining -= int64(len(b))
-	if _, err := o.w.Write(b); err != nil {
+	w := o.w
+	if o.split != nil {
+		if w = o.split[e.Stream]; w == nil {
+			return nil
+		}
+	}
+	if _, err := w.Write(b); err != nil {
 		return fmt.Errorf("write log: %w", err)
 	}
 	if limited {

@@ -202,6 +202,47 @@ func runProgram(name string) int {
 			fmt.Print(strings.Repeat("x", n))
 		}
 		return 0
+	case "tick": // n lines, then "tick" on stdout per SIGUSR1 until SIGTERM, then "bye" on stderr and exit 0
+		sigs := make(chan os.Signal, 1)
+		signal.Notify(sigs, syscall.SIGUSR1, syscall.SIGTERM)
+		for i := 1; i <= n; i++ {
+			fmt.Printf("line %d\n", i)
+		}
+		record("ready")
+		for s := range sigs {
+			if s == syscall.SIGTERM {
+				fmt.Fprintln(os.Stderr, "bye")
+				return 0
+			}
+			fmt.Println("tick")
+		}
+	case "cat": // stdin to stdout, "done" to stderr, exit n
+		_, _ = io.Copy(os.Stdout, os.Stdin)
+		fmt.Fprint(os.Stderr, "done")
+		return n
+	case "tty": // report whether stdin is a terminal and its size, again on SIGWINCH, until stdin says "q"
+		winch := make(chan os.Signal, 1)
+		signal.Notify(winch, syscall.SIGWINCH)
+		report := func() {
+			_, err := unix.IoctlGetTermios(0, unix.TCGETS)
+			ws, werr := unix.IoctlGetWinsize(0, unix.TIOCGWINSZ)
+			if werr != nil {
+				ws = &unix.Winsize{}
+			}
+			fmt.Printf("tty=%v size=%dx%d\n", err == nil, ws.Col, ws.Row)
+		}
+		report()
+		go func() {
+			for range winch {
+				report()
+			}
+		}()
+		buf := make([]byte, 1)
+		for {
+			if _, err := os.Stdin.Read(buf); err != nil || buf[0] == 'q' {
+				return 0
+			}
+		}
 	case "agent": // an agent: start a container (the program in arg) and run until killed
 		r, err := New(Config{Logger: slog.New(slog.NewTextHandler(io.Discard, nil)), Clock: clock.RealClock{}})
 		if err != nil {

@@ -167,10 +167,14 @@ func (r *Runtime) Start(ctx context.Context, spec Spec) (*Container, error) {
 	}
 	// The shim is our child and not yet reaped, so its pid cannot have
 	// been reused: the pidfd is the shim's.
-	pidfd, err := openPidfd(proc.Pid)
+	// Release sets proc.Pid to -1, and kill(-1, SIGKILL) would end every
+	// process the agent may signal: keep the pid. Until the pidfd reaps
+	// the shim it stays a zombie at worst, so the pid cannot be reused.
+	shimPID := proc.Pid
+	pidfd, err := openPidfd(shimPID)
 	_ = proc.Release() // reaped through the pidfd (see Container.finish)
 	if err != nil {
-		_ = unix.Kill(proc.Pid, unix.SIGKILL)
+		_ = killPID(shimPID, unix.SIGKILL)
 		return nil, err
 	}
 	c := &Container{r: r, dir: dir, cfg: cfg, shim: pidfd}
@@ -178,10 +182,10 @@ func (r *Runtime) Start(ctx context.Context, spec Spec) (*Container, error) {
 	rep, err := readReport(ctx, syncR)
 	if err != nil {
 		// Cancelled or the shim died early: end what may have started.
-		_ = unix.Kill(proc.Pid, unix.SIGKILL)
+		_ = killPID(shimPID, unix.SIGKILL)
 		var st state
 		if readJSON(dir, stateFile, &st) == nil && sameProcess(st.PID, st.StartTicks) {
-			_ = unix.Kill(-st.PID, unix.SIGKILL)
+			_ = killGroup(st.PID, unix.SIGKILL)
 		}
 		c.waitShimGone()
 		return nil, fmt.Errorf("start container %s: %w", dir, err)

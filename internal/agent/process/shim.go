@@ -105,13 +105,13 @@ func runShim(dir string) int {
 	if err := errors.Join(err1, err2); err != nil {
 		// Without start times the pid cannot be told from a reused one
 		// later; better not to run than to signal a stranger.
-		_ = unix.Kill(-pid, unix.SIGKILL)
+		_ = killGroup(pid, unix.SIGKILL)
 		_, _ = proc.Wait()
 		return fail(ReasonStartError, err)
 	}
 	st := state{PID: pid, StartTicks: child.StartTicks, StartedAt: startedAt, ShimPID: os.Getpid(), ShimStartTicks: self.StartTicks}
 	if err := writeJSON(dir, stateFile, st); err != nil {
-		_ = unix.Kill(-pid, unix.SIGKILL)
+		_ = killGroup(pid, unix.SIGKILL)
 		_, _ = proc.Wait()
 		return fail(ReasonStartError, err)
 	}
@@ -146,7 +146,7 @@ func runShim(dir string) int {
 		}
 	}
 	finishedAt := time.Now()
-	_ = unix.Kill(-pid, unix.SIGKILL)
+	_ = killGroup(pid, unix.SIGKILL)
 	var ws unix.WaitStatus
 	for {
 		_, err := unix.Wait4(pid, &ws, 0, nil)
