@@ -70,6 +70,7 @@ type Agent struct {
 	clock   clock.Clock
 	exe     string
 	http    *http.Client
+	prober  *prober
 	metrics *metrics
 
 	mu       sync.Mutex
@@ -112,7 +113,7 @@ func New(cfg Config) (*Agent, error) {
 	}
 	return &Agent{
 		cfg: cfg, log: cfg.Logger.With("component", "podworker", "node", cfg.NodeName),
-		clock: cfg.Clock, exe: exe, http: cfg.HTTPClient, metrics: m,
+		clock: cfg.Clock, exe: exe, http: cfg.HTTPClient, prober: newProber(cfg.Runtime), metrics: m,
 		recorder: cfg.Recorder,
 		workers:  map[types.UID]*worker{}, finished: map[types.UID]bool{},
 	}, nil

@@ -63,10 +63,12 @@ func (w *worker) start(ctx context.Context, pod *corev1.Pod, c *corev1.Container
 	w.eventf(pod, corev1.EventTypeNormal, "Created", "Created container: %s", c.Name)
 	cont, err := w.a.cfg.Runtime.Start(ctx, spec)
 	var se *process.StartError
+	startErr := false
 	switch {
 	case errors.As(err, &se):
 		// The directory records exit code 128, reason StartError.
 		w.eventf(pod, corev1.EventTypeWarning, "Failed", "Error: %s", se.Message)
+		startErr = true
 		if cont, err = w.a.cfg.Runtime.Open(rec.Dir); err != nil {
 			w.log.Error("open failed container", "container", c.Name, "error", err)
 			return now.Add(retryAfter)
@@ -93,6 +95,9 @@ func (w *worker) start(ctx context.Context, pod *corev1.Pod, c *corev1.Container
 	w.conts[c.Name] = cont
 	w.watch(ctx, cont)
 	w.a.metrics.starts.Inc()
+	if !startErr {
+		w.launchPostStart(ctx, pod, c, rec.ID, cont)
+	}
 	return time.Time{}
 }
 

@@ -49,10 +49,30 @@
 // directory. Every container runs on the host's network, so podIP is the
 // node's InternalIP (127.0.0.1 if the node has none).
 //
+// # Probes, hooks and deadlines
+//
+// Readiness, liveness and startup probes (exec through Runtime.Exec,
+// httpGet, tcpSocket; gRPC answers "not supported" as a probe error) run
+// on the injected clock, every periodSeconds after initialDelaySeconds,
+// with upstream's thresholds and Unhealthy events (probe.go, probes.go).
+// The startup probe gates the other two; a started container without a
+// readiness probe is ready; a sidecar lets the containers after it start
+// once it is started. A failed liveness or startup probe kills the
+// container by G6's stop path with the probe's or the pod's grace (a
+// grace.Plan of its own, kept in the state) and it restarts at once
+// unless restartPolicy is Never. A postStart hook runs right after the
+// start; until it returns the container is reported as being created,
+// and a failure kills it (FailedPostStartHook) and lets restartPolicy
+// decide. Once status.startTime is activeDeadlineSeconds old the pod is
+// Failed with reason DeadlineExceeded and its containers are stopped as
+// for a deletion, but it is not deleted (lifecycle.go). Probe results
+// live in memory, as kubelet's: after an agent restart they start again
+// from their initial values.
+//
 // # Not done yet
 //
-// Probes (a running container is ready), postStart hooks, sidecar
-// startup ordering, service environment variables, downward API and
-// projected volumes (they get an empty directory), ConfigMap and Secret
-// volume updates, activeDeadlineSeconds.
+// gRPC probes, service environment variables, downward API and projected
+// volumes (they get an empty directory), ConfigMap and Secret volume
+// updates. A preStop exec hook is killed at the end of its budget rather
+// than left running (G6 step 4).
 package podworker

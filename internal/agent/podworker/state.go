@@ -34,6 +34,10 @@ type podState struct {
 	Plan *grace.Plan `json:"plan,omitempty"`
 	// Removed: the pod is gone from the API (G9); no status, no DELETE.
 	Removed bool `json:"removed,omitempty"`
+	// DeadlineExceeded: the pod ran longer than activeDeadlineSeconds; it
+	// is Failed and its containers are stopped by Plan, but it is not
+	// deleted (kubelet's activeDeadlineHandler).
+	DeadlineExceeded bool `json:"deadlineExceeded,omitempty"`
 }
 
 // containerRecord is one container's attempts.
@@ -50,6 +54,21 @@ type containerRecord struct {
 	Last *terminated `json:"last,omitempty"`
 	// BackOff is the crash-loop back-off entry.
 	BackOff backOff `json:"backOff,omitzero"`
+	// Kill is the current attempt's kill while the pod is not
+	// terminating: a failed liveness or startup probe or postStart hook.
+	Kill *containerKill `json:"kill,omitempty"`
+}
+
+// containerKill is the kill of one container of a running pod (G6 for
+// that container alone).
+type containerKill struct {
+	// Message is the Killing event's message.
+	Message string `json:"message"`
+	// Restart: the container restarts whatever its exit code (a probe
+	// kill under a restartPolicy other than Never), through the usual
+	// back-off.
+	Restart bool        `json:"restart,omitempty"`
+	Plan    *grace.Plan `json:"plan"`
 }
 
 // terminated is a finished attempt.

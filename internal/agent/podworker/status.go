@@ -88,7 +88,7 @@ func (w *worker) buildStatus(ctx context.Context, pod *corev1.Pod, now time.Time
 		st.InitContainerStatuses = append(st.InitContainerStatuses, cs)
 		done := cs.State.Terminated != nil && cs.State.Terminated.ExitCode == 0
 		if isSidecar(c) {
-			done = cs.State.Running != nil || final
+			done = (cs.Started != nil && *cs.Started) || final
 		}
 		if !done {
 			initDone = false
@@ -115,6 +115,10 @@ func (w *worker) buildStatus(ctx context.Context, pod *corev1.Pod, now time.Time
 	}
 
 	switch {
+	case w.st.DeadlineExceeded:
+		// activeDeadlineHandler's ShouldEvict overrides the phase at
+		// once, while the containers are still being stopped.
+		st.Phase, st.Reason, st.Message = corev1.PodFailed, reasonDeadlineExceeded, messageDeadlineExceeded
 	case final:
 		st.Phase = grace.TerminalPhase(exits) // G7
 	case prev.Phase == corev1.PodSucceeded || prev.Phase == corev1.PodFailed:
@@ -201,19 +205,29 @@ func (w *worker) statusOf(pod *corev1.Pod, c *corev1.Container, init, final bool
 	if rec.Last != nil {
 		cs.LastTerminationState.Terminated = apiTerminated(rec.Last)
 	}
+	if s.Running && !final && !w.running(c.Name) {
+		// postStart has not returned: kubelet has not finished starting
+		// the container, so it still reports it as being created.
+		reason := reasonContainerCreating
+		if init {
+			reason = reasonPodInitializing
+		}
+		cs.State.Waiting = &corev1.ContainerStateWaiting{Reason: reason}
+		return cs
+	}
 	if s.Running && !final {
 		cs.State.Running = &corev1.ContainerStateRunning{StartedAt: metav1.NewTime(s.StartedAt)}
-		cs.Started = new(true)
-		// No probes yet: a running container is ready (an init
-		// container is ready only once it completed).
-		cs.Ready = !init || isSidecar(c)
+		cs.Started = new(w.isStarted(c))
+		// Probes decide (probes.go); an init container that is not a
+		// sidecar is ready only once it completed.
+		cs.Ready = (!init || isSidecar(c)) && w.isReady(c)
 		return cs
 	}
 	if s.Running { // final status of a container still running: should not happen
 		s.ExitCode, s.FinishedAt = 137, now
 	}
 	term := apiTerminated(terminatedOf(rec.ID, s))
-	if !final && w.st.Plan == nil && !w.st.InitFailed && shouldRestart(pod, c, init, s.ExitCode) &&
+	if !final && w.st.Plan == nil && !w.st.InitFailed && (shouldRestart(pod, c, init, s.ExitCode) || w.restartsAfterKill(c.Name)) &&
 		pod.Status.Phase != corev1.PodSucceeded && pod.Status.Phase != corev1.PodFailed {
 		d := rec.BackOff.Duration
 		if d == 0 {

@@ -4,9 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"net"
-	"net/http"
-	"net/url"
+	"io"
 	"os"
 	"strconv"
 	"syscall"
@@ -72,6 +70,8 @@ func (w *worker) terminate(ctx context.Context, pod *corev1.Pod, hooks []hookRes
 
 	if !plan.Done() {
 		if !w.st.Removed {
+			// G5: readiness probes go on while the pod terminates.
+			wake = earliest(wake, w.runProbes(ctx, pod, now, true))
 			w.writeStatus(ctx, pod, now)
 		}
 		return wake, false
@@ -80,7 +80,16 @@ func (w *worker) terminate(ctx context.Context, pod *corev1.Pod, hooks []hookRes
 		if !w.terminalOK {
 			w.terminalOK = w.patchStatus(ctx, pod, w.buildStatus(ctx, pod, now, true))
 		}
-		if !w.terminalOK || !w.finalDelete(ctx, spec) {
+		if !w.terminalOK {
+			return now.Add(retryAfter), false
+		}
+		if pod.DeletionTimestamp == nil {
+			// Stopped for activeDeadlineSeconds, not deleted: the pod
+			// stays Failed in the API until someone deletes it; then
+			// this plan, done, leads straight to the final DELETE.
+			return time.Time{}, false
+		}
+		if !w.finalDelete(ctx, spec) {
 			return now.Add(retryAfter), false
 		}
 	}
@@ -154,27 +163,35 @@ func (w *worker) hookDone(name string, err error) {
 	w.poke()
 }
 
-// runHook runs a preStop hook (exec or httpGet; sleep too) for at most
-// budget (G6 step 2). Unlike kubelet, a hook still running at the end of
-// its budget is killed rather than left running (step 4 only says
-// termination goes on); the plan goes on either way.
+// runHook runs a lifecycle hook (exec, httpGet or sleep) for at most
+// budget; 0 means no limit (postStart). For preStop (G6 step 2), unlike
+// kubelet, a hook still running at the end of its budget is killed
+// rather than left running (step 4 only says termination goes on); the
+// plan goes on either way.
 func (w *worker) runHook(ctx context.Context, pod *corev1.Pod, spec *corev1.Container, c *process.Container, h *corev1.LifecycleHandler, budget time.Duration) error {
 	switch {
 	case h.Exec != nil:
 		res, err := w.a.cfg.Runtime.Exec(ctx, c, process.ExecSpec{Command: h.Exec.Command, Timeout: budget})
 		if err != nil {
-			return fmt.Errorf("exec preStop hook: %w", err)
+			return fmt.Errorf("exec hook: %w", err)
 		}
 		if res.ExitCode != 0 {
-			return fmt.Errorf("exec preStop hook exited with %d: %s", res.ExitCode, res.Output)
+			return fmt.Errorf("exec hook %q exited with %d: %s", h.Exec.Command, res.ExitCode, res.Output)
 		}
 		return nil
 	case h.HTTPGet != nil:
-		ctx, cancel := context.WithTimeout(ctx, budget)
-		defer cancel()
+		if budget > 0 {
+			var cancel context.CancelFunc
+			ctx, cancel = context.WithTimeout(ctx, budget)
+			defer cancel()
+		}
 		return w.httpGet(ctx, spec, h.HTTPGet)
 	case h.Sleep != nil:
-		t := w.a.clock.NewTimer(min(time.Duration(h.Sleep.Seconds)*time.Second, budget))
+		d := time.Duration(h.Sleep.Seconds) * time.Second
+		if budget > 0 {
+			d = min(d, budget)
+		}
+		t := w.a.clock.NewTimer(d)
 		defer t.Stop()
 		select {
 		case <-t.C():
@@ -182,42 +199,30 @@ func (w *worker) runHook(ctx context.Context, pod *corev1.Pod, spec *corev1.Cont
 		}
 		return nil
 	}
-	return errors.New("preStop hook has no handler")
+	return errors.New("hook has no handler")
 }
 
-// httpGet runs an httpGet handler against the host (every container
-// shares the host's network): 2xx and 3xx succeed, as kubelet's.
+// lifecycleUserAgent is what kubelet sends on httpGet hooks
+// (NewRequestForHTTPGetAction with "lifecycle").
+const lifecycleUserAgent = "kube-lifecycle/1.37"
+
+// httpGet runs an httpGet hook against the pod's IP (the node's: every
+// container shares the host's network) unless it names a host. Unlike
+// kubelet's hook runner, which fails only on transport errors, a status
+// outside 2xx and 3xx fails it too.
 func (w *worker) httpGet(ctx context.Context, c *corev1.Container, g *corev1.HTTPGetAction) error {
-	port, err := resolvePort(g.Port, c)
-	if err != nil {
-		return err
-	}
-	host := g.Host
-	if host == "" {
-		host = "127.0.0.1"
-	}
-	scheme := "http"
-	if g.Scheme == corev1.URISchemeHTTPS {
-		scheme = "https"
-	}
-	u := url.URL{Scheme: scheme, Host: net.JoinHostPort(host, strconv.Itoa(port)), Path: g.Path}
-	if u.Path == "" {
-		u.Path = "/"
-	}
-	req, err := http.NewRequestWithContext(ctx, http.MethodGet, u.String(), nil)
+	req, err := newHTTPGetRequest(ctx, g, c, w.a.nodeIP(ctx), lifecycleUserAgent)
 	if err != nil {
 		return fmt.Errorf("httpGet hook: %w", err)
-	}
-	for _, hd := range g.HTTPHeaders {
-		req.Header.Add(hd.Name, hd.Value)
 	}
 	resp, err := w.a.http.Do(req)
 	if err != nil {
 		return fmt.Errorf("httpGet hook: %w", err)
 	}
+	_, _ = io.Copy(io.Discard, io.LimitReader(resp.Body, maxProbeBody))
 	_ = resp.Body.Close()
 	if resp.StatusCode < 200 || resp.StatusCode >= 400 {
-		return fmt.Errorf("httpGet hook %s: HTTP %d", u.String(), resp.StatusCode)
+		return fmt.Errorf("httpGet hook %s: HTTP %d", req.URL, resp.StatusCode)
 	}
 	return nil
 }

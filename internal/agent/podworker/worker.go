@@ -27,11 +27,13 @@ type worker struct {
 	dir string
 	log *slog.Logger
 
-	mu     sync.Mutex
-	latest *corev1.Pod
-	gone   bool
-	hooks  []hookResult
-	kick   chan struct{}
+	mu           sync.Mutex
+	latest       *corev1.Pod
+	gone         bool
+	hooks        []hookResult
+	postStarted  []postStartResult
+	probeReports []probeReport
+	kick         chan struct{}
 
 	wg         sync.WaitGroup // exit watchers and hooks
 	st         *podState
@@ -42,6 +44,11 @@ type worker struct {
 	sent       *corev1.PodStatus // the last status written
 	sentBytes  []byte
 	terminalOK bool
+	// postStarts maps a container to its attempt whose postStart hook
+	// is running: until it returns the container is not running in the
+	// status, nor probed (kubelet's startContainer).
+	postStarts map[string]string
+	probes     map[string]*containerProbes
 }
 
 // hookResult is a preStop hook's end.
@@ -51,13 +58,20 @@ type hookResult struct {
 	err  error
 }
 
+// postStartResult is a postStart hook's end for attempt id.
+type postStartResult struct {
+	name, id string
+	err      error
+}
+
 func newWorker(a *Agent, uid types.UID, dir string) *worker {
 	return &worker{
 		a: a, uid: uid, dir: dir, log: a.log.With("uid", uid),
-		kick:      make(chan struct{}, 1),
-		conts:     map[string]*process.Container{},
-		configErr: map[string]string{},
-		backOffAt: map[string]time.Time{},
+		kick:       make(chan struct{}, 1),
+		conts:      map[string]*process.Container{},
+		configErr:  map[string]string{},
+		backOffAt:  map[string]time.Time{},
+		postStarts: map[string]string{}, probes: map[string]*containerProbes{},
 	}
 }
 
@@ -161,8 +175,8 @@ func (w *worker) watch(ctx context.Context, c *process.Container) {
 // again (zero: on the next event) or that the pod is finished.
 func (w *worker) sync(ctx context.Context) (time.Time, bool) {
 	w.mu.Lock()
-	pod, gone, hooks := w.latest, w.gone, w.hooks
-	w.hooks = nil
+	pod, gone, hooks, started, probed := w.latest, w.gone, w.hooks, w.postStarted, w.probeReports
+	w.hooks, w.postStarted, w.probeReports = nil, nil, nil
 	w.mu.Unlock()
 	if pod == nil {
 		return time.Time{}, false
@@ -173,10 +187,18 @@ func (w *worker) sync(ctx context.Context) (time.Time, bool) {
 	if gone {
 		w.st.Removed = true
 	}
-	if w.st.Plan != nil || w.st.Removed || pod.DeletionTimestamp != nil {
+	now := w.a.clock.Now()
+	terminating := w.st.Plan != nil || w.st.Removed || pod.DeletionTimestamp != nil || w.st.DeadlineExceeded
+	w.postStartsDone(pod, started, terminating, now)
+	w.applyProbeReports(pod, probed, terminating, now)
+	var deadline time.Time
+	if !terminating {
+		deadline, terminating = w.activeDeadline(pod, now)
+	}
+	if terminating {
 		return w.terminate(ctx, pod, hooks)
 	}
-	return w.syncPod(ctx, pod), false
+	return earliest(w.syncPod(ctx, pod, hooks), deadline), false
 }
 
 // trimmed is the part of a pod the state keeps: metadata without
@@ -221,14 +243,11 @@ func shouldRestart(pod *corev1.Pod, c *corev1.Container, init bool, exitCode int
 // syncPod is SyncPod for a pod that is not terminating: volumes, then
 // init containers one at a time, each to completion, then the regular
 // containers, restarting per restartPolicy with back-off; then status.
-func (w *worker) syncPod(ctx context.Context, pod *corev1.Pod) time.Time {
+func (w *worker) syncPod(ctx context.Context, pod *corev1.Pod, hooks []hookResult) time.Time {
 	now := w.a.clock.Now()
 	var wake time.Time
-	wakeAt := func(t time.Time) {
-		if !t.IsZero() && (wake.IsZero() || t.Before(wake)) {
-			wake = t
-		}
-	}
+	wakeAt := func(t time.Time) { wake = earliest(wake, t) }
+	wakeAt(w.driveKills(ctx, pod, hooks, now))
 	if !w.volumesOK {
 		if err := w.setUpVolumes(ctx, pod); err != nil {
 			w.event(pod, corev1.EventTypeWarning, "FailedMount", err.Error())
@@ -250,9 +269,12 @@ func (w *worker) syncPod(ctx context.Context, pod *corev1.Pod) time.Time {
 		switch {
 		case !ok:
 			wakeAt(w.start(ctx, pod, c, true))
-			initDone = sidecar
+			initDone = sidecar && w.isStarted(c)
 		case s.Running:
-			initDone = sidecar
+			// A sidecar lets the next container start once started:
+			// postStart returned and its startup probe succeeded
+			// (kuberuntime_manager computeInitContainerActions).
+			initDone = sidecar && w.isStarted(c)
 		case !sidecar && s.ExitCode == 0:
 		case !shouldRestart(pod, c, true, s.ExitCode):
 			w.st.InitFailed = true // restartPolicy Never: the pod fails
@@ -260,7 +282,7 @@ func (w *worker) syncPod(ctx context.Context, pod *corev1.Pod) time.Time {
 			w.save()
 		default:
 			wakeAt(w.restart(ctx, pod, c, true, s, now))
-			initDone = sidecar
+			initDone = sidecar && w.isStarted(c)
 		}
 	}
 	if initDone && !terminal {
@@ -271,11 +293,12 @@ func (w *worker) syncPod(ctx context.Context, pod *corev1.Pod) time.Time {
 			case !ok:
 				wakeAt(w.start(ctx, pod, c, false))
 			case s.Running:
-			case shouldRestart(pod, c, false, s.ExitCode):
+			case shouldRestart(pod, c, false, s.ExitCode) || w.restartsAfterKill(c.Name):
 				wakeAt(w.restart(ctx, pod, c, false, s, now))
 			}
 		}
 	}
+	wakeAt(w.runProbes(ctx, pod, now, false))
 	if !w.writeStatus(ctx, pod, now) {
 		wakeAt(now.Add(retryAfter))
 	}
