@@ -29,11 +29,22 @@
 // that no pod is held forever. Deleting a Job takes its pods down through
 // the garbage collector, not through this controller.
 //
-// Not implemented (the API accepts them, the controller ignores them):
-// podFailurePolicy rules (a Job with one only replaces Failed pods, as
-// upstream), successPolicy, backoffLimitPerIndex / maxFailedIndexes,
-// the per-Job sync batching of pod events (upstream waits 1 s; this
-// controller syncs at once).
+// The policies work as upstream's (policies.go, perindex.go): the rules
+// of spec.podFailurePolicy are matched in order against pods in phase
+// Failed (FailJob fails the Job with reason PodFailurePolicy, Ignore keeps
+// the failure out of backoffLimit and status.failed, Count counts it,
+// FailIndex fails the pod's index); backoffLimitPerIndex counts failures
+// per index in the batch.kubernetes.io/job-index-failure-count annotation
+// of replacement pods, lists failed indexes in status.failedIndexes and
+// fails the Job on maxFailedIndexes (MaxFailedIndexesExceeded) or once
+// every index ended with some failed (FailedIndexes); a met
+// spec.successPolicy completes an Indexed Job early (reason SuccessPolicy),
+// terminating its remaining pods. With podReplacementPolicy Failed (or a
+// podFailurePolicy) a terminating pod is replaced only once Failed.
+//
+// Not implemented: the per-Job sync batching of pod events (upstream
+// waits 1 s; this controller syncs at once), the metric of pod failures
+// handled by the podFailurePolicy.
 package job
 
 import (

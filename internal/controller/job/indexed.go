@@ -102,17 +102,38 @@ func (s indexSet) String() string {
 	return strings.Join(parts, ",")
 }
 
-// firstPendingIndexes returns up to n indexes below completions that have
-// neither succeeded nor an active pod, lowest first.
-func firstPendingIndexes(active []*corev1.Pod, succeeded indexSet, n, completions int) []int {
+// firstPendingIndexes returns up to n indexes below completions that are
+// not in done and have no active pod, lowest first.
+func firstPendingIndexes(active []*corev1.Pod, done indexSet, n, completions int) []int {
 	busy := map[int]bool{}
 	for _, p := range active {
 		busy[completionIndex(p)] = true
 	}
 	var out []int
 	for i := 0; i < completions && len(out) < n; i++ {
-		if _, done := succeeded[i]; !done && !busy[i] {
+		if _, skip := done[i]; !skip && !busy[i] {
 			out = append(out, i)
+		}
+	}
+	return out
+}
+
+// nonPendingIndexes are the indexes no new pod may run besides the active
+// ones (upstream firstPendingIndexes): succeeded and failed indexes, and,
+// when only Failed pods are replaced, those whose pod still terminates.
+func nonPendingIndexes(jc *syncCtx) indexSet {
+	out := make(indexSet, len(jc.succeededIdx)+len(jc.failedIdx))
+	for ix := range jc.succeededIdx {
+		out[ix] = struct{}{}
+	}
+	for ix := range jc.failedIdx {
+		out[ix] = struct{}{}
+	}
+	if onlyReplaceFailedPods(jc.job) {
+		for _, p := range podcontrol.FilterTerminatingPods(jc.pods) {
+			if ix := completionIndex(p); ix != unknownIndex {
+				out[ix] = struct{}{}
+			}
 		}
 	}
 	return out

@@ -58,8 +58,15 @@ func (c *Controller) trackStatusAndRemoveFinalizers(ctx context.Context, jc *syn
 		failed := isPodFailed(p, job)
 		// Upstream canRemoveFinalizer: the Job is deleting or finished,
 		// or the pod is.
-		if job.DeletionTimestamp == nil && jc.finishedCondition == nil && p.Status.Phase != corev1.PodSucceeded && !failed {
-			continue
+		if job.DeletionTimestamp == nil && jc.finishedCondition == nil && p.Status.Phase != corev1.PodSucceeded {
+			if !failed {
+				continue
+			}
+			// With backoffLimitPerIndex the index's last failed pod
+			// stays until its replacement copied its failure count.
+			if d, ok := jc.delayed[completionIndex(p)]; ok && d.UID == p.UID {
+				continue
+			}
 		}
 		toRemove = append(toRemove, p)
 		ix := completionIndex(p)
@@ -76,8 +83,11 @@ func (c *Controller) trackStatusAndRemoveFinalizers(ctx context.Context, jc *syn
 				needsFlush = true
 			}
 		case failed || (jc.finishedCondition != nil && jc.finishedCondition.Type != batchv1.JobSuccessCriteriaMet):
-			// A finished Job counts its unfinished pods as failed.
-			if !jc.uncountedFailed.has(p.UID) && (!indexed || validIndex) {
+			// A finished Job counts its unfinished pods as failed; an
+			// Ignore rule of the podFailurePolicy keeps a failure out
+			// of status.failed (upstream).
+			if !jc.uncountedFailed.has(p.UID) && (!indexed || validIndex) &&
+				matchPodFailurePolicy(job.Spec.PodFailurePolicy, p).counts() {
 				uncounted.Failed = append(uncounted.Failed, p.UID)
 				needsFlush = true
 			}
@@ -95,6 +105,16 @@ func (c *Controller) trackStatusAndRemoveFinalizers(ctx context.Context, jc *syn
 		}
 		job.Status.Succeeded = int32(len(jc.succeededIdx))
 		job.Status.CompletedIndexes = s
+		// status.failedIndexes is set exactly when backoffLimitPerIndex
+		// is (upstream).
+		var failedIdx *string
+		if jc.failedIdx != nil {
+			failedIdx = ptr.To(jc.failedIdx.String())
+		}
+		if !ptr.Equal(job.Status.FailedIndexes, failedIdx) {
+			job.Status.FailedIndexes = failedIdx
+			needsFlush = true
+		}
 	}
 	now := c.clock.Now()
 	if fc := jc.finishedCondition; fc != nil && fc.Type == batchv1.JobFailureTarget {

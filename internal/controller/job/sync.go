@@ -42,12 +42,18 @@ type syncCtx struct {
 	uncountedSucceeded, uncountedFailed uidSet
 	// expectedRm are pods whose finalizer removal is awaited: already
 	// counted.
-	expectedRm         uidSet
-	succeeded, failed  int32
-	finishedCondition  *batchv1.JobCondition
-	backoff            backoffRecord
-	prevSucceededIdx   indexSet
-	succeededIdx       indexSet
+	expectedRm        uidSet
+	succeeded, failed int32
+	finishedCondition *batchv1.JobCondition
+	backoff           backoffRecord
+	prevSucceededIdx  indexSet
+	succeededIdx      indexSet
+	// failedIdx are the failed indexes of a Job with
+	// backoffLimitPerIndex, nil without.
+	failedIdx indexSet
+	// delayed holds, per index to run again, the failed pod whose
+	// finalizer stays until its replacement exists (backoffLimitPerIndex).
+	delayed            map[int]*corev1.Pod
 	satisfiedExpectant bool
 }
 
@@ -174,29 +180,15 @@ func (c *Controller) sync(ctx context.Context, key string) error {
 	jc.terminating = int32(len(podcontrol.FilterTerminatingPods(pods)))
 	newSucceeded, newFailed := jc.newFinishedPods()
 	jc.succeeded = job.Status.Succeeded + int32(len(newSucceeded)) + int32(len(jc.uncountedSucceeded))
-	jc.failed = job.Status.Failed + int32(len(newFailed)) + int32(len(jc.uncountedFailed))
+	// Failures an Ignore rule of the podFailurePolicy matches do not
+	// count against backoffLimit (upstream nonIgnoredFailedPodsCount).
+	jc.failed = job.Status.Failed + countedFailures(job, newFailed) + int32(len(jc.uncountedFailed))
 	if job.Status.StartTime == nil && !suspended(job) {
 		job.Status.StartTime = ptr.To(metav1.NewTime(now))
 	}
 	jc.backoff = nextBackoffRecord(c.backoff.get(key), newSucceeded, newFailed)
 
-	// The interim condition of an earlier sync decides; else the limits.
-	if sc := findCondition(job.Status.Conditions, batchv1.JobSuccessCriteriaMet); sc != nil && sc.Status == corev1.ConditionTrue {
-		jc.finishedCondition = sc.DeepCopy()
-	} else if ft := findCondition(job.Status.Conditions, batchv1.JobFailureTarget); ft != nil && ft.Status == corev1.ConditionTrue {
-		jc.finishedCondition = newCondition(batchv1.JobFailed, ft.Reason, ft.Message, now)
-	} else if jc.failed > ptr.Deref(job.Spec.BackoffLimit, 6) || pastBackoffLimitOnFailure(job, pods) {
-		jc.finishedCondition = newCondition(batchv1.JobFailureTarget, reasonBackoffLimitExceeded, msgBackoffLimitExceeded, now)
-	} else if c.pastActiveDeadline(job) {
-		jc.finishedCondition = newCondition(batchv1.JobFailureTarget, reasonDeadlineExceeded, msgDeadlineExceeded, now)
-	} else if job.Spec.ActiveDeadlineSeconds != nil && !suspended(job) {
-		// Come back when the deadline passes.
-		c.queue.AddAfter(key, time.Duration(*job.Spec.ActiveDeadlineSeconds)*time.Second-c.clock.Since(job.Status.StartTime.Time))
-	}
-	if isIndexed(job) {
-		jc.prevSucceededIdx, jc.succeededIdx = succeededIndexes(job, pods)
-		jc.succeeded = int32(len(jc.succeededIdx))
-	}
+	c.decideFinished(jc, now)
 
 	active := int32(len(jc.active))
 	var manageErr error
@@ -255,6 +247,52 @@ func (c *Controller) sync(ctx context.Context, key string) error {
 		return fmt.Errorf("tracking status: %w", err)
 	}
 	return manageErr
+}
+
+// decideFinished sets jc.finishedCondition the way upstream syncJob
+// does: the interim condition of an earlier sync decides; else a FailJob
+// rule of the podFailurePolicy; else backoffLimit and the deadline; then,
+// for Indexed Jobs, maxFailedIndexes, failed indexes covering what did
+// not succeed, and the successPolicy.
+func (c *Controller) decideFinished(jc *syncCtx, now time.Time) {
+	job := jc.job
+	if sc := findCondition(job.Status.Conditions, batchv1.JobSuccessCriteriaMet); sc != nil && sc.Status == corev1.ConditionTrue {
+		jc.finishedCondition = sc.DeepCopy()
+	} else if ft := findCondition(job.Status.Conditions, batchv1.JobFailureTarget); ft != nil && ft.Status == corev1.ConditionTrue {
+		jc.finishedCondition = newCondition(batchv1.JobFailed, ft.Reason, ft.Message, now)
+	} else if msg := failJobMessage(job, jc.pods); msg != "" {
+		jc.finishedCondition = newCondition(batchv1.JobFailureTarget, reasonPodFailurePolicy, msg, now)
+	} else if jc.failed > ptr.Deref(job.Spec.BackoffLimit, 6) || pastBackoffLimitOnFailure(job, jc.pods) {
+		jc.finishedCondition = newCondition(batchv1.JobFailureTarget, reasonBackoffLimitExceeded, msgBackoffLimitExceeded, now)
+	} else if c.pastActiveDeadline(job) {
+		jc.finishedCondition = newCondition(batchv1.JobFailureTarget, reasonDeadlineExceeded, msgDeadlineExceeded, now)
+	} else if job.Spec.ActiveDeadlineSeconds != nil && !suspended(job) {
+		// Come back when the deadline passes.
+		c.queue.AddAfter(jc.key, time.Duration(*job.Spec.ActiveDeadlineSeconds)*time.Second-c.clock.Since(job.Status.StartTime.Time))
+	}
+	if !isIndexed(job) {
+		return
+	}
+	completions := int(ptr.Deref(job.Spec.Completions, 0))
+	jc.prevSucceededIdx, jc.succeededIdx = succeededIndexes(job, jc.pods)
+	jc.succeeded = int32(len(jc.succeededIdx))
+	if hasBackoffLimitPerIndex(job) {
+		jc.failedIdx = failedIndexes(job, jc.pods)
+		if jc.finishedCondition == nil {
+			if m := job.Spec.MaxFailedIndexes; m != nil && len(jc.failedIdx) > int(*m) {
+				jc.finishedCondition = newCondition(batchv1.JobFailureTarget, reasonMaxFailedIndexesExceeded, msgMaxFailedIndexesExceeded, now)
+			} else if len(jc.failedIdx) > 0 && len(jc.failedIdx)+len(jc.succeededIdx) >= completions {
+				// Every index ended, some failed.
+				jc.finishedCondition = newCondition(batchv1.JobFailureTarget, reasonFailedIndexes, msgFailedIndexes, now)
+			}
+		}
+		jc.delayed = podsWithDelayedRemoval(jc)
+	}
+	if jc.finishedCondition == nil {
+		if msg, met := matchSuccessPolicy(job.Spec.SuccessPolicy, completions, jc.succeededIdx); met {
+			jc.finishedCondition = newCondition(batchv1.JobSuccessCriteriaMet, reasonSuccessPolicy, msg, now)
+		}
+	}
 }
 
 // newFinishedPods returns the pods that finished and are counted nowhere
@@ -430,14 +468,23 @@ func (c *Controller) manageJob(ctx context.Context, jc *syncCtx) (int32, error) 
 	if diff <= 0 {
 		return active, nil
 	}
-	if wait := jc.backoff.remaining(c.clock, DefaultPodFailureBackOff, MaxPodFailureBackOff); wait > 0 {
+	perIndex := hasBackoffLimitPerIndex(job)
+	// With backoffLimitPerIndex each index backs off on its own.
+	if wait := jc.backoff.remaining(c.clock, DefaultPodFailureBackOff, MaxPodFailureBackOff); wait > 0 && !perIndex {
 		c.queue.AddAfter(jc.key, wait)
 		return active, nil
 	}
 	diff = min(diff, MaxPodCreateDeletePerSync)
 	var indexes []int
 	if isIndexed(job) {
-		indexes = firstPendingIndexes(jc.active, jc.succeededIdx, int(diff), int(*job.Spec.Completions))
+		indexes = firstPendingIndexes(jc.active, nonPendingIndexes(jc), int(diff), int(*job.Spec.Completions))
+		if perIndex {
+			var wait time.Duration
+			if indexes, wait = readyIndexes(c.clock, indexes, jc.delayed); wait > 0 {
+				c.queue.AddAfter(jc.key, wait)
+				return active, nil
+			}
+		}
 		diff = int32(len(indexes))
 		if diff == 0 {
 			return active, nil
@@ -464,6 +511,9 @@ func (c *Controller) manageJob(ctx context.Context, jc *syncCtx) (int32, error) 
 			next++
 			mu.Unlock()
 			t, generateName = indexedTemplate(job, template, ix), indexedGenerateName(job.Name, ix)
+			if perIndex {
+				addFailureCountAnnotations(t, job, jc.delayed[ix])
+			}
 		}
 		_, err := c.pods.CreatePod(ctx, job.Namespace, t, owner, ref, generateName)
 		c.metrics.podOp("create", err)

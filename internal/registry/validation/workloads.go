@@ -4,8 +4,7 @@ package validation
 // (ReplicationController), pkg/apis/apps/validation and
 // pkg/apis/batch/validation.
 //
-// Left out: Job pod-failure-policy / success-policy / backoffLimitPerIndex
-// details, the generated-selector (controller-uid) consistency check, elastic
+// Left out: the generated-selector (controller-uid) consistency check, elastic
 // Indexed Jobs and the suspended-job template mutability exception, CronJob
 // schedule parsing beyond field count and time zones, StatefulSet ordinals
 // and volumeClaimTemplates details.
@@ -354,6 +353,7 @@ func validateJobSpec(s *batchv1.JobSpec, p *field.Path, requireSelector bool) fi
 		}
 	}
 	errs = append(errs, validatePodTemplateSpec(&s.Template, p.Child("template"))...)
+	errs = append(errs, validateJobPolicies(s, p)...)
 	if rp := s.Template.Spec.RestartPolicy; rp != corev1.RestartPolicyOnFailure && rp != corev1.RestartPolicyNever {
 		errs = append(errs, field.NotSupported(p.Child("template", "spec", "restartPolicy"), rp,
 			[]corev1.RestartPolicy{corev1.RestartPolicyOnFailure, corev1.RestartPolicyNever}))
