@@ -61,8 +61,10 @@ type Config struct {
 	// NamespaceDeletionDelay delays the namespace controller's work on a
 	// terminating namespace (upstream: 5 s; docs/decisions/0003).
 	NamespaceDeletionDelay time.Duration
-	Logger                 *slog.Logger
-	Clock                  clock.WithTicker
+	// Agent, if set, runs a node agent in the server's process.
+	Agent  *AgentConfig
+	Logger *slog.Logger
+	Clock  clock.WithTicker
 }
 
 // Info says where a started server is.
@@ -216,6 +218,15 @@ func Run(ctx context.Context, cfg Config, started func(Info)) error {
 		return err
 	}
 	defer waitControllers()
+	if cfg.Agent != nil {
+		waitAgent, err := startAgent(gctx, cfg, loopbackConfig, bundle, promReg, log)
+		if err != nil {
+			cancelServe()
+			_ = httpSrv.Close()
+			return err
+		}
+		defer waitAgent()
+	}
 	if started != nil {
 		started(Info{URL: url, Kubeconfig: kubeconfig})
 	}

@@ -29,6 +29,13 @@ type ServeOptions struct {
 	Controllers []string
 	// NamespaceDeletionDelay: docs/decisions/0003.
 	NamespaceDeletionDelay time.Duration
+	// The in-process node agent (issue 6).
+	NodeAgent    bool
+	NodeName     string
+	NodeIP       string
+	KubeletPort  int
+	AgentRootDir string
+	MaxPods      int
 }
 
 // NewServeOptions returns the defaults.
@@ -40,6 +47,8 @@ func NewServeOptions() *ServeOptions {
 		Storage:     app.StorageEtcd,
 		LogLevel:    "warn",
 		Profiling:   true,
+		NodeAgent:   true,
+		NodeName:    defaultNodeName(),
 	}
 }
 
@@ -53,6 +62,12 @@ func (o *ServeOptions) AddFlags(fs *pflag.FlagSet) {
 	fs.BoolVar(&o.Profiling, "profiling", o.Profiling, "serve profiles at /debug/pprof (authenticated)")
 	fs.StringSliceVar(&o.Controllers, "controllers", []string{"*"}, "controllers to run: '*' all, 'name' one, '-name' all but one (names: "+strings.Join(app.ControllerNames, ", ")+")")
 	fs.DurationVar(&o.NamespaceDeletionDelay, "namespace-deletion-delay", 0, "how long the namespace controller waits before emptying a terminating namespace (upstream: 5s)")
+	fs.BoolVar(&o.NodeAgent, "node-agent", o.NodeAgent, "run a node agent in this process, so pods are scheduled and run here")
+	fs.StringVar(&o.NodeName, "node-name", o.NodeName, "the in-process agent's Node name (default: the host name)")
+	fs.StringVar(&o.NodeIP, "node-ip", o.NodeIP, "the in-process agent's node IP (default: 127.0.0.1 when --bind-address is loopback, else the default route's interface address)")
+	fs.IntVar(&o.KubeletPort, "kubelet-port", o.KubeletPort, "the in-process agent's kubelet API port; 0 picks a free one")
+	fs.IntVar(&o.MaxPods, "max-pods", o.MaxPods, "the in-process agent's pods capacity (0: 110)")
+	fs.StringVar(&o.AgentRootDir, "agent-root-dir", o.AgentRootDir, "the in-process agent's directory for pod files (default: <data-dir>/agent)")
 	fs.StringVar(&o.LogLevel, "log-level", o.LogLevel, "log level: debug, info, warn or error")
 }
 
@@ -82,6 +97,18 @@ func (o *ServeOptions) Validate() error {
 	}
 	if o.NamespaceDeletionDelay < 0 {
 		errs = append(errs, errors.New("--namespace-deletion-delay must not be negative"))
+	}
+	if o.NodeAgent {
+		errs = append(errs, validateNodeName(o.NodeName))
+		if o.NodeIP != "" && net.ParseIP(o.NodeIP) == nil {
+			errs = append(errs, fmt.Errorf("--node-ip %q is not an IP address", o.NodeIP))
+		}
+		if o.KubeletPort < 0 || o.KubeletPort > 65535 {
+			errs = append(errs, fmt.Errorf("--kubelet-port %d is out of range 0-65535", o.KubeletPort))
+		}
+		if o.MaxPods < 0 {
+			errs = append(errs, errors.New("--max-pods must not be negative"))
+		}
 	}
 	if _, err := parseLevel(o.LogLevel); err != nil {
 		errs = append(errs, err)
@@ -115,7 +142,7 @@ func newServeCommand(stdout, stderr io.Writer) *cobra.Command {
 				DataDir: o.DataDir, BindAddress: o.BindAddress, SecurePort: o.SecurePort,
 				EtcdServers: o.EtcdServers, Storage: o.Storage, Profiling: o.Profiling,
 				Controllers: o.Controllers, NamespaceDeletionDelay: o.NamespaceDeletionDelay,
-				Version: versionInfo(), Logger: logger,
+				Version: versionInfo(), Logger: logger, Agent: o.agentConfig(),
 			}
 			return app.Run(cmd.Context(), cfg, func(info app.Info) {
 				fmt.Fprintf(stdout, "terminus is serving at %s\nkubeconfig: %s\n  export KUBECONFIG=%s\n",
@@ -125,4 +152,22 @@ func newServeCommand(stdout, stderr io.Writer) *cobra.Command {
 	}
 	o.AddFlags(cmd.Flags())
 	return cmd
+}
+
+// agentConfig is the in-process agent's configuration, nil without one. A
+// server on loopback makes a node on loopback: a local cluster whose pods
+// and kubelet API are not reachable from elsewhere.
+func (o *ServeOptions) agentConfig() *app.AgentConfig {
+	if !o.NodeAgent {
+		return nil
+	}
+	ip := net.ParseIP(o.NodeIP)
+	if ip == nil {
+		if bind := net.ParseIP(o.BindAddress); bind != nil && bind.IsLoopback() {
+			ip = bind
+		} else {
+			ip = hostIP()
+		}
+	}
+	return &app.AgentConfig{NodeName: o.NodeName, NodeIP: ip, Port: o.KubeletPort, RootDir: o.AgentRootDir, MaxPods: o.MaxPods}
 }

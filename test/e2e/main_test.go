@@ -19,6 +19,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"regexp"
+	"slices"
 	"strings"
 	"sync"
 	"syscall"
@@ -219,9 +220,17 @@ func startServer(t testing.TB, args ...string) *server {
 // startServerIn runs "terminus serve --data-dir dir --secure-port 0 args..."
 // and waits until it says it is serving. A cleanup stops it with SIGTERM
 // and fails the test unless it exits with status 0 within 15 s.
+//
+// Without a --node-agent argument the server runs no node agent, so pods
+// stay unscheduled (or Terminating, G12) as the API-level tests expect;
+// the tests of running pods ask for one (startServerWithAgent).
 func startServerIn(t testing.TB, dir string, args ...string) *server {
 	t.Helper()
-	all := append([]string{"serve", "--data-dir", dir, "--secure-port", "0"}, args...)
+	all := []string{"serve", "--data-dir", dir, "--secure-port", "0"}
+	if !slices.ContainsFunc(args, func(a string) bool { return strings.HasPrefix(a, "--node-agent") }) {
+		all = append(all, "--node-agent=false")
+	}
+	all = append(all, args...)
 	p := startProcess(t, "terminus serve", all...)
 	s := &server{process: p, dataDir: dir}
 	t.Cleanup(func() {

@@ -1,9 +1,8 @@
-package node
+package node_test
 
 import (
 	"context"
 	"errors"
-	"os"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -15,11 +14,12 @@ import (
 	"k8s.io/client-go/kubernetes"
 	clocktesting "k8s.io/utils/clock/testing"
 
+	agentnode "github.com/terminus-project/terminus/internal/agent/node"
 	"github.com/terminus-project/terminus/internal/apptest"
 )
 
 func TestReadMachine(t *testing.T) {
-	m, err := ReadMachine(t.TempDir(), 0)
+	m, err := agentnode.ReadMachine(t.TempDir(), 0)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -29,39 +29,14 @@ func TestReadMachine(t *testing.T) {
 			t.Errorf("capacity %s = %s, want > 0", r, q.String())
 		}
 	}
-	if pods := m.Capacity[corev1.ResourcePods]; pods.Value() != DefaultMaxPods {
-		t.Errorf("pods = %s, want %d", pods.String(), DefaultMaxPods)
+	if pods := m.Capacity[corev1.ResourcePods]; pods.Value() != agentnode.DefaultMaxPods {
+		t.Errorf("pods = %s, want %d", pods.String(), agentnode.DefaultMaxPods)
 	}
 	if m.Info.OperatingSystem == "" || m.Info.Architecture == "" {
 		t.Errorf("system info %+v", m.Info)
 	}
-	if _, err := ReadMachine("/does/not/exist", 0); err == nil {
+	if _, err := agentnode.ReadMachine("/does/not/exist", 0); err == nil {
 		t.Error("a missing data dir should fail")
-	}
-}
-
-func TestMemTotal(t *testing.T) {
-	dir := t.TempDir()
-	tests := []struct {
-		name, content string
-		want          int64
-		wantErr       bool
-	}{
-		{"kB to bytes", "MemTotal:       16384 kB\nMemFree: 1 kB\n", 16384 * 1024, false},
-		{"missing", "MemFree: 1 kB\n", 0, true},
-		{"garbage", "MemTotal: x kB\n", 0, true},
-	}
-	for _, tt := range tests {
-		t.Run(tt.name, func(t *testing.T) {
-			p := dir + "/" + tt.name
-			if err := os.WriteFile(p, []byte(tt.content), 0o600); err != nil {
-				t.Fatal(err)
-			}
-			got, err := memTotal(p)
-			if (err != nil) != tt.wantErr || got != tt.want {
-				t.Fatalf("memTotal = %d, %v; want %d, err %v", got, err, tt.want, tt.wantErr)
-			}
-		})
 	}
 }
 
@@ -73,18 +48,18 @@ type fixture struct {
 	once   sync.Once
 }
 
-func start(t *testing.T, client kubernetes.Interface, clk *clocktesting.FakeClock, mutate func(*Config)) *fixture {
+func start(t *testing.T, client kubernetes.Interface, clk *clocktesting.FakeClock, mutate func(*agentnode.Config)) *fixture {
 	t.Helper()
-	m, err := ReadMachine(t.TempDir(), 0)
+	m, err := agentnode.ReadMachine(t.TempDir(), 0)
 	if err != nil {
 		t.Fatal(err)
 	}
-	cfg := Config{Client: client, NodeName: "n1", Machine: m, Clock: clk, KubeletVersion: "v1.37.2",
+	cfg := agentnode.Config{Client: client, NodeName: "n1", Machine: m, Clock: clk, KubeletVersion: "v1.37.2",
 		Addresses: []corev1.NodeAddress{{Type: corev1.NodeInternalIP, Address: "127.0.0.1"}}, Port: 10555}
 	if mutate != nil {
 		mutate(&cfg)
 	}
-	a, err := New(cfg)
+	a, err := agentnode.New(cfg)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -134,7 +109,7 @@ func TestRegistersNodeAndRenewsLease(t *testing.T) {
 	client := srv.Clientset(t)
 	clk := clocktesting.NewFakeClock(time.Date(2026, 11, 23, 12, 0, 0, 0, time.UTC))
 	var healthy atomic.Pointer[error]
-	f := start(t, client, clk, func(c *Config) {
+	f := start(t, client, clk, func(c *agentnode.Config) {
 		c.Labels = map[string]string{"tier": "test"}
 		c.Healthy = func() error {
 			if p := healthy.Load(); p != nil {
@@ -172,7 +147,7 @@ func TestRegistersNodeAndRenewsLease(t *testing.T) {
 	// The lease is owned by the node and renewed on the clock.
 	var first time.Time
 	apptest.Eventually(t, "lease", func() (bool, error) {
-		l, err := client.CoordinationV1().Leases(LeaseNamespace).Get(context.Background(), "n1", metav1.GetOptions{})
+		l, err := client.CoordinationV1().Leases(agentnode.LeaseNamespace).Get(context.Background(), "n1", metav1.GetOptions{})
 		if apierrors.IsNotFound(err) {
 			return false, nil
 		}
@@ -186,7 +161,7 @@ func TestRegistersNodeAndRenewsLease(t *testing.T) {
 		return true, nil
 	})
 	stepUntil(t, clk, time.Second, "lease renewed", func() (bool, error) {
-		l, err := client.CoordinationV1().Leases(LeaseNamespace).Get(context.Background(), "n1", metav1.GetOptions{})
+		l, err := client.CoordinationV1().Leases(agentnode.LeaseNamespace).Get(context.Background(), "n1", metav1.GetOptions{})
 		return err == nil && l.Spec.RenewTime.After(first), err
 	})
 
@@ -221,7 +196,7 @@ func TestRegistersNodeAndRenewsLease(t *testing.T) {
 	if err := client.CoreV1().Nodes().Delete(context.Background(), "n1", metav1.DeleteOptions{}); err != nil {
 		t.Fatal(err)
 	}
-	stepUntil(t, clk, DefaultStatusReportFrequency, "node re-registered", func() (bool, error) {
+	stepUntil(t, clk, agentnode.DefaultStatusReportFrequency, "node re-registered", func() (bool, error) {
 		n, err := getNode(t, client)
 		if apierrors.IsNotFound(err) {
 			return false, nil
@@ -237,7 +212,7 @@ func TestStatusReportFrequency(t *testing.T) {
 	srv := apptest.Start(t, apptest.Options{})
 	client := srv.Clientset(t)
 	clk := clocktesting.NewFakeClock(time.Date(2026, 11, 23, 12, 0, 0, 0, time.UTC))
-	start(t, client, clk, func(c *Config) { c.LeaseDuration = time.Hour })
+	start(t, client, clk, func(c *agentnode.Config) { c.LeaseDuration = time.Hour })
 	var rv string
 	var beat time.Time
 	apptest.Eventually(t, "node registered", func() (bool, error) {
@@ -253,12 +228,12 @@ func TestStatusReportFrequency(t *testing.T) {
 	// Several status ticks inside the report frequency write nothing.
 	for range 5 {
 		apptest.Eventually(t, "agent waiting on its tickers", func() (bool, error) { return clk.HasWaiters(), nil })
-		clk.Step(DefaultStatusUpdateFrequency)
+		clk.Step(agentnode.DefaultStatusUpdateFrequency)
 	}
 	if n, err := getNode(t, client); err != nil || n.ResourceVersion != rv {
 		t.Fatalf("status written without a change: rv %s, was %s (%v)", n.ResourceVersion, rv, err)
 	}
-	stepUntil(t, clk, DefaultStatusReportFrequency, "heartbeat after the report frequency", func() (bool, error) {
+	stepUntil(t, clk, agentnode.DefaultStatusReportFrequency, "heartbeat after the report frequency", func() (bool, error) {
 		n, err := getNode(t, client)
 		return err == nil && condition(n, corev1.NodeReady).LastHeartbeatTime.After(beat), err
 	})
@@ -269,7 +244,7 @@ func TestStatusReportFrequency(t *testing.T) {
 }
 
 func TestNewRequiresClientAndName(t *testing.T) {
-	if _, err := New(Config{}); err == nil {
+	if _, err := agentnode.New(agentnode.Config{}); err == nil {
 		t.Fatal("New without client accepted")
 	}
 }

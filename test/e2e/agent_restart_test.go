@@ -1,0 +1,125 @@
+package e2e
+
+import (
+	"context"
+	"fmt"
+	"os"
+	"path/filepath"
+	"regexp"
+	"strings"
+	"testing"
+	"time"
+
+	corev1 "k8s.io/api/core/v1"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/utils/ptr"
+)
+
+// startAgent runs `terminus agent` against s and waits for its kubelet
+// API; a cleanup stops it with SIGTERM.
+func startAgent(t *testing.T, s *server, nodeName, root string) *process {
+	t.Helper()
+	p := startProcess(t, "terminus agent", "agent", "--kubeconfig", s.kubeconfig, "--node-name", nodeName,
+		"--node-ip", "127.0.0.1", "--address", "127.0.0.1", "--root-dir", root)
+	t.Cleanup(func() {
+		if err := p.stop(); err != nil {
+			t.Error(err)
+		}
+	})
+	p.waitLine(t, regexp.MustCompile(`^node agent `+regexp.QuoteMeta(nodeName)+`: kubelet API at `), 60*time.Second)
+	return p
+}
+
+// TestAgentKilledDuringGrace: an agent killed with SIGKILL while a pod is
+// in its grace period, and started again on the same root directory, ends
+// the pod at the original deadline: neither a fresh full grace period
+// (upstream cri#1098) nor an immediate kill (issue 6).
+func TestAgentKilledDuringGrace(t *testing.T) {
+	t.Parallel()
+	root := t.TempDir()
+	t.Cleanup(func() { killContainers(t, root) })
+	s := startServer(t, "--storage=memory")
+	cs := s.clientset(t)
+	ctx := t.Context()
+	agent := startAgent(t, s, "restart-node", root)
+	eventually(t, podWait, func() error {
+		n, err := cs.CoreV1().Nodes().Get(ctx, "restart-node", metav1.GetOptions{})
+		if err != nil {
+			return err
+		}
+		for _, c := range n.Status.Conditions {
+			if c.Type == corev1.NodeReady && c.Status == corev1.ConditionTrue {
+				return nil
+			}
+		}
+		return errNotYet("node not Ready")
+	})
+
+	marks := t.TempDir()
+	pidFile, sigFile := filepath.Join(marks, "pid"), filepath.Join(marks, "sig")
+	const grace = 10 * time.Second
+	pod := &corev1.Pod{
+		ObjectMeta: metav1.ObjectMeta{Name: "stubborn", Namespace: "default"},
+		Spec: corev1.PodSpec{
+			TerminationGracePeriodSeconds: ptr.To(int64(grace / time.Second)),
+			Containers: []corev1.Container{{
+				Name: "main", Image: "busybox",
+				// Records each TERM and carries on: only SIGKILL ends it.
+				Command: []string{"sh", "-c", fmt.Sprintf(`echo $$$$ > %s; trap 'echo TERM >> %s' TERM; while :; do sleep 0.1; done`, pidFile, sigFile)},
+			}},
+		},
+	}
+	if _, err := cs.CoreV1().Pods("default").Create(ctx, pod, metav1.CreateOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	pid := readPID(t, pidFile)
+
+	deleted := time.Now()
+	if err := cs.CoreV1().Pods("default").Delete(ctx, "stubborn", metav1.DeleteOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	eventually(t, podWait, func() error {
+		if _, err := os.Stat(sigFile); err != nil {
+			return errNotYet("no TERM yet")
+		}
+		return nil
+	})
+	agent.kill()
+	// The agent stays dead for a good part of the grace period: a new
+	// agent granting a fresh full grace would then end the process at
+	// 4 s + 10 s at the earliest, well after the 10 s deadline.
+	time.Sleep(time.Until(deleted.Add(4 * time.Second)))
+	if !alive(pid) {
+		t.Fatal("the process died with the agent")
+	}
+	startAgent(t, s, "restart-node", root)
+
+	// Not an immediate kill: three seconds after the restart the process
+	// is still inside its grace period and running.
+	time.Sleep(time.Until(deleted.Add(7 * time.Second)))
+	if !alive(pid) {
+		t.Fatalf("the restarted agent killed the process %v after the delete, before the %v deadline", time.Since(deleted), grace)
+	}
+	var died time.Time
+	eventually(t, podWait, func() error {
+		if alive(pid) {
+			return errNotYet("process still runs")
+		}
+		died = time.Now()
+		return nil
+	})
+	// deletionTimestamp has whole seconds, hence the lower bound's slack.
+	if after := died.Sub(deleted); after < grace-time.Second || after > grace+3*time.Second {
+		t.Errorf("process ended %v after the delete; the deadline was %v", after, grace)
+	}
+	sigs, _ := os.ReadFile(sigFile)
+	t.Logf("TERMs the process saw: %d; ended %v after the delete", strings.Count(string(sigs), "TERM"), died.Sub(deleted))
+	eventually(t, podWait, func() error {
+		_, err := cs.CoreV1().Pods("default").Get(context.Background(), "stubborn", metav1.GetOptions{})
+		if apierrors.IsNotFound(err) {
+			return nil
+		}
+		return errNotYet(fmt.Sprintf("pod still there (%v)", err))
+	})
+}
