@@ -24,6 +24,11 @@
 //   - namespace-delete: a fresh namespace with N ConfigMaps is deleted and
 //     the time until it is gone (NotFound) is reported. Needs a namespace
 //     controller. --count 0 measures an empty namespace.
+//   - pod-start, pod-delete, pod-kill, pods-idle: pods in a fresh
+//     namespace per run, which needs nodes (a scheduler and kubelets, or
+//     terminus serve's in-process agent); see pods.go. The parts that
+//     look at the pods' processes (marks files, pidfds, --pid) only work
+//     when the benchmark runs on the node's machine.
 //
 // The cascade, orphan and namespace-delete runs give up after --timeout and
 // still print their line, with the number of objects remaining, instead of
@@ -70,10 +75,19 @@ const (
 	// ScenarioNamespaceDelete: delete a namespace holding N ConfigMaps and
 	// time the namespace controller until the namespace is NotFound.
 	ScenarioNamespaceDelete = "namespace-delete"
+	// ScenarioPodStart, ScenarioPodDelete, ScenarioPodKill and
+	// ScenarioPodsIdle measure a node agent (issue 6): create to
+	// Running+Ready, delete to gone (and process exit to gone), SIGKILL
+	// lateness past the grace period, and idle CPU with N pods running.
+	ScenarioPodStart  = "pod-start"
+	ScenarioPodDelete = "pod-delete"
+	ScenarioPodKill   = "pod-kill"
+	ScenarioPodsIdle  = "pods-idle"
 )
 
 // scenarioList is the --scenario help and error text.
-const scenarioList = "ready, create, watch-latency, finalizer-churn, cascade-background, cascade-foreground, orphan or namespace-delete"
+const scenarioList = "ready, create, watch-latency, finalizer-churn, cascade-background, cascade-foreground, orphan, namespace-delete, " +
+	"pod-start, pod-delete, pod-kill or pods-idle"
 
 // isCascade reports whether s deletes an owner and waits for its dependents.
 func isCascade(s string) bool {
@@ -104,6 +118,18 @@ const (
 	DefaultRunTimeout = 10 * time.Minute
 )
 
+// Defaults of the pod scenarios.
+const (
+	DefaultPodCount = 100 // pod-start, pod-delete, pod-kill
+	// DefaultIdlePodCount is issue 6's idle target; note that a kubelet
+	// (and terminus's agent) takes 110 pods by default, see podRun.idle.
+	DefaultIdlePodCount = 200
+	DefaultIdleDuration = 30 * time.Second
+	// DefaultKillGrace is pod-kill's terminationGracePeriodSeconds: short,
+	// since every run waits it out.
+	DefaultKillGrace = 2
+)
+
 // Labels put on everything the benchmark creates, so cleanup can find its
 // objects (and only its objects) even in a shared namespace.
 const (
@@ -127,7 +153,7 @@ type Options struct {
 	// Scenario is one of the Scenario* constants.
 	Scenario string
 	// Count is the number of ConfigMaps per run (dependents for cascade-*
-	// and orphan).
+	// and orphan, pods for the pod scenarios).
 	Count int
 	// CountSet records that Count was given explicitly (AddFlags sets it
 	// when --count is on the command line), so that namespace-delete takes
@@ -148,8 +174,9 @@ type Options struct {
 	// Kubernetes-compatible server must speak it, whereas client-go
 	// v0.37's typed clients would otherwise silently prefer protobuf.
 	ContentType string
-	// Timeout bounds one run of cascade-*, orphan and namespace-delete; a
-	// run that times out still prints its line, with what remained.
+	// Timeout bounds one run of cascade-*, orphan, namespace-delete and
+	// the pod scenarios (their cleanup excepted); a run that times out
+	// still prints its line, with what remained.
 	Timeout time.Duration
 
 	// Launch is the command line that starts a server (ready scenario).
@@ -164,8 +191,23 @@ type Options struct {
 	LaunchKubeconfig string
 	// ReadyTimeout bounds the wait for /readyz.
 	ReadyTimeout time.Duration
-	// IdleSettle is how long after readiness the idle RSS is sampled.
+	// IdleSettle is how long after readiness the idle RSS is sampled
+	// (ready), or the CPU sampling starts (pods-idle).
 	IdleSettle time.Duration
+
+	// PodImage and PodCommand are the container of pod-start and
+	// pods-idle. An empty PodImage means registry.k8s.io/pause without
+	// PodCommand and busybox with it; PodCommand is split like Launch.
+	PodImage   string
+	PodCommand string
+	// MarksDir is where pod-delete's and pod-kill's programs write their
+	// exit times and pids; empty means a temporary directory.
+	MarksDir string
+	// GracePeriod is pod-kill's terminationGracePeriodSeconds.
+	GracePeriod int
+	// PID is the process whose CPU pods-idle samples, over Duration.
+	PID      int
+	Duration time.Duration
 }
 
 // AddFlags registers the bench flags on fs.
@@ -173,18 +215,25 @@ func (o *Options) AddFlags(fs *pflag.FlagSet) {
 	fs.StringVar(&o.Kubeconfig, "kubeconfig", o.Kubeconfig, "kubeconfig of the server to benchmark (every scenario but ready); default $KUBECONFIG or ~/.kube/config")
 	fs.StringVar(&o.Scenario, "scenario", o.Scenario, "benchmark to run: "+scenarioList)
 	fs.Var(countValue{o}, "count", fmt.Sprintf("ConfigMaps per run (default %d for create, %d for watch-latency, %d for finalizer-churn; "+
-		"cascade-*/orphan: dependents, namespace-delete: ConfigMaps in the namespace, default %d, --count 0 for an empty namespace)",
-		DefaultCreateCount, DefaultWatchCount, DefaultChurnCount, DefaultCascadeCount))
-	fs.IntVar(&o.Concurrency, "concurrency", o.Concurrency, fmt.Sprintf("concurrent writers (default %d for create, %d for watch-latency)", DefaultCreateConcurrency, DefaultWatchConcurrency))
+		"cascade-*/orphan: dependents, namespace-delete: ConfigMaps in the namespace, default %d, --count 0 for an empty namespace; "+
+		"pod-start, pod-delete, pod-kill: pods, default %d; pods-idle: pods, default %d)",
+		DefaultCreateCount, DefaultWatchCount, DefaultChurnCount, DefaultCascadeCount, DefaultPodCount, DefaultIdlePodCount))
+	fs.IntVar(&o.Concurrency, "concurrency", o.Concurrency, fmt.Sprintf("concurrent writers (default %d for create and the pod scenarios, %d for watch-latency)", DefaultCreateConcurrency, DefaultWatchConcurrency))
 	fs.StringVar(&o.Namespace, "namespace", o.Namespace, "existing namespace to use (default: create terminus-bench-<random> and delete it afterwards)")
 	fs.IntVar(&o.Runs, "runs", o.Runs, "number of runs; one JSON line is printed per run (default 1)")
 	fs.IntVar(&o.PayloadBytes, "payload-bytes", o.PayloadBytes, fmt.Sprintf("bytes of data per ConfigMap (default %d)", DefaultPayloadBytes))
 	fs.StringVar(&o.ContentType, "content-type", o.ContentType, "wire encoding for create and watch-latency: json or protobuf (default json)")
-	fs.DurationVar(&o.Timeout, "timeout", o.Timeout, fmt.Sprintf("cascade-*, orphan, namespace-delete: give up on a run after this long and report what remains (default %s)", DefaultRunTimeout))
+	fs.DurationVar(&o.Timeout, "timeout", o.Timeout, fmt.Sprintf("cascade-*, orphan, namespace-delete, pod-*: give up on a run after this long and report what remains (default %s)", DefaultRunTimeout))
 	fs.StringVar(&o.Launch, "launch", o.Launch, `ready: command line that starts the server, e.g. "terminus serve --data-dir {tmpdir}"`)
 	fs.StringVar(&o.LaunchKubeconfig, "launch-kubeconfig", o.LaunchKubeconfig, "ready: path of the kubeconfig the launched command writes")
 	fs.DurationVar(&o.ReadyTimeout, "ready-timeout", o.ReadyTimeout, fmt.Sprintf("ready: give up if /readyz is not OK within this time (default %s)", DefaultReadyTimeout))
-	fs.DurationVar(&o.IdleSettle, "idle-settle", o.IdleSettle, fmt.Sprintf("ready: wait this long after ready before sampling idle RSS (default %s)", DefaultIdleSettle))
+	fs.DurationVar(&o.IdleSettle, "idle-settle", o.IdleSettle, fmt.Sprintf("ready, pods-idle: wait this long after ready before sampling idle RSS or CPU (default %s)", DefaultIdleSettle))
+	fs.StringVar(&o.PodImage, "pod-image", o.PodImage, "pod-start, pods-idle: container image (default "+pauseImage+", or "+busyboxImage+" with --pod-command)")
+	fs.StringVar(&o.PodCommand, "pod-command", o.PodCommand, `pod-start, pods-idle: container command, split like a shell would, e.g. "sleep 3600" (default: none, the image's own)`)
+	fs.StringVar(&o.MarksDir, "marks-dir", o.MarksDir, "pod-delete, pod-kill: directory the pods' programs write exit times and pids to; must be on the pods' machine (default: a temporary directory, removed afterwards)")
+	fs.IntVar(&o.GracePeriod, "grace-period", o.GracePeriod, fmt.Sprintf("pod-kill: the pods' terminationGracePeriodSeconds; kubelets (and terminus's agent) raise it to at least 2 (default %d)", DefaultKillGrace))
+	fs.IntVar(&o.PID, "pid", o.PID, "pods-idle: process whose CPU time to sample, e.g. the terminus serve process (required; must be on this machine)")
+	fs.DurationVar(&o.Duration, "duration", o.Duration, fmt.Sprintf("pods-idle: how long to sample CPU time (default %s)", DefaultIdleDuration))
 }
 
 // countValue is the --count flag: an int that also records that it was
@@ -229,6 +278,8 @@ func (o *Options) Validate() error {
 		if o.Launch != "" || o.LaunchKubeconfig != "" {
 			errs = append(errs, fmt.Errorf("--launch and --launch-kubeconfig only apply to the ready scenario, not %q", o.Scenario))
 		}
+	case ScenarioPodStart, ScenarioPodDelete, ScenarioPodKill, ScenarioPodsIdle:
+		errs = append(errs, o.validatePods()...)
 	case "":
 		errs = append(errs, errors.New("--scenario is required ("+scenarioList+")"))
 	default:
@@ -265,6 +316,10 @@ func (o Options) withDefaults() Options {
 	watch := o.Scenario == ScenarioWatchLatency
 	if o.Count == 0 && !(o.CountSet && o.Scenario == ScenarioNamespaceDelete) {
 		switch {
+		case o.Scenario == ScenarioPodsIdle:
+			o.Count = DefaultIdlePodCount
+		case isPodScenario(o.Scenario):
+			o.Count = DefaultPodCount
 		case watch:
 			o.Count = DefaultWatchCount
 		case o.Scenario == ScenarioFinalizerChurn:
@@ -298,6 +353,12 @@ func (o Options) withDefaults() Options {
 	}
 	if o.Timeout == 0 {
 		o.Timeout = DefaultRunTimeout
+	}
+	if o.GracePeriod == 0 {
+		o.GracePeriod = DefaultKillGrace
+	}
+	if o.Duration == 0 {
+		o.Duration = DefaultIdleDuration
 	}
 	return o
 }
@@ -369,7 +430,7 @@ func runAPI(ctx context.Context, o Options, out io.Writer, client kubernetes.Int
 	}
 
 	ns := o.Namespace
-	if o.Scenario == ScenarioNamespaceDelete {
+	if o.Scenario == ScenarioNamespaceDelete || isPodScenario(o.Scenario) {
 		ns = "" // every run creates (and deletes) its own
 	} else if ns == "" {
 		if ns, err = createNamespace(ctx, client); err != nil {
@@ -420,6 +481,11 @@ func runAPI(ctx context.Context, o Options, out io.Writer, client kubernetes.Int
 			// Cleans up after itself: its namespace is what it deletes.
 			metrics, runErr = runNamespaceDelete(ctx, &rc)
 			cleanup = false
+		case ScenarioPodStart, ScenarioPodDelete, ScenarioPodKill, ScenarioPodsIdle:
+			// Cleans up after itself: it deletes its namespace and waits
+			// for it (and so for the pods) to be gone before the next run.
+			metrics, runErr = runPods(ctx, o, &rc)
+			cleanup = false
 		}
 		if cleanup {
 			cleanupErr = rc.cleanup(ctx)
@@ -443,7 +509,7 @@ func runAPI(ctx context.Context, o Options, out io.Writer, client kubernetes.Int
 			ServerVersion: v.GitVersion,
 			Count:         o.Count,
 			Concurrency:   o.Concurrency,
-			Metrics:       append([]metric{{"namespace", rc.ns}, {"payload_bytes", o.PayloadBytes}, {"content_type", o.ContentType}}, metrics...),
+			Metrics:       append(headerMetrics(o, rc.ns), metrics...),
 			Time:          started,
 		}
 		if err := res.write(out); err != nil {

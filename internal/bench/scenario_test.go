@@ -30,6 +30,9 @@ import (
 	k8stesting "k8s.io/client-go/testing"
 	"k8s.io/client-go/tools/clientcmd"
 	clientcmdapi "k8s.io/client-go/tools/clientcmd/api"
+
+	"github.com/terminus-project/terminus/internal/agent/podworker"
+	agentprocess "github.com/terminus-project/terminus/internal/agent/process"
 )
 
 // helperEnv makes the test binary act as a tiny fake API server when it is
@@ -41,9 +44,15 @@ const (
 )
 
 func TestMain(m *testing.M) {
+	// The pod scenario tests run a server with an in-process agent, which
+	// re-executes this binary as container shim and pause stand-in.
+	agentprocess.MaybeRunShim()
+	podworker.MaybeRunPause()
 	if mode := os.Getenv(helperEnv); mode != "" {
 		os.Exit(runHelper(mode, os.Args[1:]))
 	}
+	// Exits of race-built shims would otherwise look a second late.
+	_ = os.Setenv("GORACE", strings.TrimSpace(os.Getenv("GORACE")+" atexit_sleep_ms=0"))
 	os.Exit(m.Run())
 }
 

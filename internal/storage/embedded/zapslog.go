@@ -43,7 +43,12 @@ func (c *slogCore) Check(e zapcore.Entry, ce *zapcore.CheckedEntry) *zapcore.Che
 
 func (c *slogCore) Write(e zapcore.Entry, fields []zapcore.Field) error {
 	if benign(e) {
+		// Demoted after Check let it through at its own level: it must
+		// pass the core's level again as a debug entry.
 		e.Level = zapcore.DebugLevel
+		if !c.Enabled(e.Level) {
+			return nil
+		}
 	}
 	enc := zapcore.NewMapObjectEncoder()
 	for _, f := range c.fields {
