@@ -5,6 +5,7 @@ import (
 	"os"
 	"path/filepath"
 	"regexp"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -102,6 +103,92 @@ func TestKubectlRunningPods(t *testing.T) {
 			t.Errorf("delete finished after %v, before the 2 s grace period", took)
 		}
 		waitGone(t, pid, podWait)
+	})
+
+	t.Run("preStop runs first, counts against the grace period, TERM still gets 2 s (G6)", func(t *testing.T) {
+		c := k.on(t, s)
+		log := mark("hooks.log")
+		// The kubelet turns $$ into $ in a container's command (see
+		// podManifest) but runs hook commands as written, as upstream.
+		c.runIn(fmt.Sprintf(`apiVersion: v1
+kind: Pod
+metadata:
+  name: hooked
+spec:
+  terminationGracePeriodSeconds: 3
+  containers:
+  - name: main
+    image: busybox
+    command: ["sh", "-c", %q]
+    lifecycle:
+      preStop:
+        exec:
+          command: ["sh", "-c", %q]
+`, fmt.Sprintf(`echo $$$$ > %s; trap 'echo TERM $$(date +%%s%%N) >> %s' TERM; while :; do sleep 0.1; done`, mark("hooked.pid"), log),
+			fmt.Sprintf(`echo preStop $(date +%%s%%N) >> %s; sleep 2; echo preStopDone $(date +%%s%%N) >> %s`, log, log)),
+			nil, "apply", "-f", "-")
+		c.ok("wait", "--for=condition=Ready", "pod/hooked", "--timeout=60s")
+		pid := readPID(t, mark("hooked.pid"))
+		c.ok("delete", "pod", "hooked", "--wait=false")
+		var died time.Time
+		eventually(t, podWait, func() error {
+			if alive(pid) {
+				return errNotYet("process still runs")
+			}
+			died = time.Now()
+			return nil
+		})
+		b, err := os.ReadFile(log)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var steps []string
+		at := map[string]time.Time{}
+		for _, line := range strings.Split(strings.TrimSpace(string(b)), "\n") {
+			f := strings.Fields(line)
+			if len(f) != 2 {
+				t.Fatalf("hooks log line %q", line)
+			}
+			ns, err := strconv.ParseInt(f[1], 10, 64)
+			if err != nil {
+				t.Fatalf("hooks log line %q: %v", line, err)
+			}
+			steps = append(steps, f[0])
+			at[f[0]] = time.Unix(0, ns)
+		}
+		if got := strings.Join(steps, ","); got != "preStop,preStopDone,TERM" {
+			t.Fatalf("order: %s, want preStop,preStopDone,TERM", got)
+		}
+		// The hook's 2 s came out of the 3 s grace period, yet the stop
+		// signal was given at least 2 s before SIGKILL.
+		if d := died.Sub(at["TERM"]); d < 2*time.Second {
+			t.Errorf("SIGKILL %v after TERM, want at least 2 s (G6)", d)
+		}
+		eventually(t, podWait, func() error {
+			if r := c.run("get", "pod", "hooked"); r.code == 0 {
+				return errNotYet("pod still there")
+			}
+			return nil
+		})
+	})
+
+	t.Run("a second delete with a shorter grace period is honoured at once", func(t *testing.T) {
+		c := k.on(t, s)
+		script := fmt.Sprintf(`echo $$$$ > %s; trap '' TERM; while :; do sleep 0.1; done`, mark("shortened.pid"))
+		c.runIn(podManifest("shortened", "Always", 300, script), nil, "apply", "-f", "-")
+		c.ok("wait", "--for=condition=Ready", "pod/shortened", "--timeout=60s")
+		pid := readPID(t, mark("shortened.pid"))
+		c.ok("delete", "pod", "shortened", "--wait=false")
+		eventually(t, podWait, func() error {
+			if out := c.ok("get", "events", "--field-selector", "involvedObject.name=shortened,reason=Killing", "-o", "name"); out == "" {
+				return errNotYet("no Killing event yet")
+			}
+			return nil
+		})
+		// G3: the deadline moves to now + 2 s; the agent follows (upstream
+		// kubelet keeps the first deadline, kubernetes#83916).
+		c.ok("delete", "pod", "shortened", "--grace-period=2", "--wait=false")
+		waitGone(t, pid, 30*time.Second)
 	})
 
 	t.Run("delete --grace-period=0 --force ends the processes (G9)", func(t *testing.T) {
