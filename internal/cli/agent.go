@@ -65,15 +65,11 @@ func (o *AgentOptions) Validate() error {
 		errs = append(errs, errors.New("--kubeconfig is required"))
 	}
 	errs = append(errs, validateNodeName(o.NodeName))
-	if o.NodeIP != "" && net.ParseIP(o.NodeIP) == nil {
-		errs = append(errs, fmt.Errorf("--node-ip %q is not an IP address", o.NodeIP))
+	if o.NodeIP != "" {
+		errs = append(errs, checkIP("--node-ip", o.NodeIP))
 	}
-	if net.ParseIP(o.Address) == nil {
-		errs = append(errs, fmt.Errorf("--address %q is not an IP address", o.Address))
-	}
-	if o.Port < 0 || o.Port > 65535 {
-		errs = append(errs, fmt.Errorf("--port %d is out of range 0-65535", o.Port))
-	}
+	errs = append(errs, checkIP("--address", o.Address))
+	errs = append(errs, checkPort("--port", o.Port))
 	if o.MaxPods < 0 {
 		errs = append(errs, errors.New("--max-pods must not be negative"))
 	}
@@ -199,4 +195,19 @@ func (o *AgentOptions) clientCAs(caData []byte, caFile string) (*x509.CertPool, 
 		return certutil.NewPool(caFile)
 	}
 	return nil, errors.New("--client-ca-file is required when the kubeconfig has no certificate authority")
+}
+
+// checkIP and checkPort are the address flags' checks; nil when valid.
+func checkIP(flag, value string) error {
+	if net.ParseIP(value) == nil {
+		return fmt.Errorf("%s %q is not an IP address", flag, value)
+	}
+	return nil
+}
+
+func checkPort(flag string, port int) error {
+	if port < 0 || port > 65535 {
+		return fmt.Errorf("%s %d is out of range 0-65535", flag, port)
+	}
+	return nil
 }

@@ -77,12 +77,8 @@ func (o *ServeOptions) Validate() error {
 	if o.DataDir == "" {
 		errs = append(errs, errors.New("--data-dir must not be empty"))
 	}
-	if net.ParseIP(o.BindAddress) == nil {
-		errs = append(errs, fmt.Errorf("--bind-address %q is not an IP address", o.BindAddress))
-	}
-	if o.SecurePort < 0 || o.SecurePort > 65535 {
-		errs = append(errs, fmt.Errorf("--secure-port %d is out of range 0-65535", o.SecurePort))
-	}
+	errs = append(errs, checkIP("--bind-address", o.BindAddress))
+	errs = append(errs, checkPort("--secure-port", o.SecurePort))
 	switch o.Storage {
 	case app.StorageEtcd:
 	case app.StorageMemory:
@@ -100,12 +96,10 @@ func (o *ServeOptions) Validate() error {
 	}
 	if o.NodeAgent {
 		errs = append(errs, validateNodeName(o.NodeName))
-		if o.NodeIP != "" && net.ParseIP(o.NodeIP) == nil {
-			errs = append(errs, fmt.Errorf("--node-ip %q is not an IP address", o.NodeIP))
+		if o.NodeIP != "" {
+			errs = append(errs, checkIP("--node-ip", o.NodeIP))
 		}
-		if o.KubeletPort < 0 || o.KubeletPort > 65535 {
-			errs = append(errs, fmt.Errorf("--kubelet-port %d is out of range 0-65535", o.KubeletPort))
-		}
+		errs = append(errs, checkPort("--kubelet-port", o.KubeletPort))
 		if o.MaxPods < 0 {
 			errs = append(errs, errors.New("--max-pods must not be negative"))
 		}
