@@ -31,8 +31,6 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/client-go/informers"
 	"k8s.io/client-go/kubernetes"
-	"k8s.io/client-go/kubernetes/scheme"
-	typedcorev1 "k8s.io/client-go/kubernetes/typed/core/v1"
 	batchlisters "k8s.io/client-go/listers/batch/v1"
 	"k8s.io/client-go/tools/cache"
 	"k8s.io/client-go/tools/record"
@@ -179,10 +177,9 @@ func (c *Controller) Run(ctx context.Context) error {
 	if !first {
 		return fmt.Errorf("cronjob: %w", runner.ErrRunTwice)
 	}
-	broadcaster := record.NewBroadcasterWithCorrelatorOptions(record.CorrelatorOptions{Clock: c.clock})
-	defer broadcaster.Shutdown()
-	broadcaster.StartRecordingToSink(&typedcorev1.EventSinkImpl{Interface: c.client.CoreV1().Events("")})
-	c.recorder = broadcaster.NewRecorder(scheme.Scheme, corev1.EventSource{Component: "cronjob-controller"})
+	recorder, stopEvents := runner.StartEvents(c.client, c.clock, c.log, "cronjob-controller")
+	defer stopEvents()
+	c.recorder = recorder
 	if err := c.queue.Run(ctx); err != nil {
 		return fmt.Errorf("cronjob: %w", err)
 	}
@@ -199,10 +196,7 @@ func (c *Controller) event(cj *batchv1.CronJob, typ, reason, format string, args
 }
 
 func cronJobFromEvent(obj any) *batchv1.CronJob {
-	if t, ok := obj.(cache.DeletedFinalStateUnknown); ok {
-		obj = t.Obj
-	}
-	cj, _ := obj.(*batchv1.CronJob)
+	cj, _ := runner.Unwrap[*batchv1.CronJob](obj)
 	return cj
 }
 
@@ -225,10 +219,7 @@ func (c *Controller) updateCronJob(oldObj, newObj any) {
 
 // jobChanged queues the CronJob that controls a Job.
 func (c *Controller) jobChanged(obj any) {
-	if t, ok := obj.(cache.DeletedFinalStateUnknown); ok {
-		obj = t.Obj
-	}
-	j, ok := obj.(*batchv1.Job)
+	j, ok := runner.Unwrap[*batchv1.Job](obj)
 	if !ok {
 		return
 	}

@@ -8,7 +8,8 @@ import (
 	apiequality "k8s.io/apimachinery/pkg/api/equality"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/labels"
-	"k8s.io/client-go/tools/cache"
+
+	"github.com/terminus-project/terminus/internal/controller/runner"
 )
 
 // The event handlers follow upstream deployment_controller.go:
@@ -29,18 +30,12 @@ func (c *Controller) updateDeployment(_, newObj any) { c.addDeployment(newObj) }
 func (c *Controller) deleteDeployment(obj any) { c.addDeployment(obj) }
 
 func deploymentFrom(obj any) *appsv1.Deployment {
-	if t, ok := obj.(cache.DeletedFinalStateUnknown); ok {
-		obj = t.Obj
-	}
-	d, _ := obj.(*appsv1.Deployment)
+	d, _ := runner.Unwrap[*appsv1.Deployment](obj)
 	return d
 }
 
 func replicaSetFrom(obj any) *appsv1.ReplicaSet {
-	if t, ok := obj.(cache.DeletedFinalStateUnknown); ok {
-		obj = t.Obj
-	}
-	rs, _ := obj.(*appsv1.ReplicaSet)
+	rs, _ := runner.Unwrap[*appsv1.ReplicaSet](obj)
 	return rs
 }
 
@@ -104,10 +99,7 @@ func (c *Controller) deleteReplicaSet(obj any) {
 }
 
 func (c *Controller) deletePod(obj any) {
-	if t, ok := obj.(cache.DeletedFinalStateUnknown); ok {
-		obj = t.Obj
-	}
-	pod, ok := obj.(*corev1.Pod)
+	pod, ok := runner.Unwrap[*corev1.Pod](obj)
 	if !ok {
 		return
 	}

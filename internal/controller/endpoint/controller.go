@@ -160,10 +160,7 @@ func New(cfg Config) (*Controller, error) {
 		}
 	}
 	podKeys := func(obj any) {
-		if t, ok := obj.(cache.DeletedFinalStateUnknown); ok {
-			obj = t.Obj
-		}
-		if pod, ok := obj.(*corev1.Pod); ok {
+		if pod, ok := runner.Unwrap[*corev1.Pod](obj); ok {
 			c.queueKeys(endpointutil.ServicesSelecting(c.services, pod))
 		}
 	}

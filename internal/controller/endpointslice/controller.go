@@ -305,10 +305,7 @@ func (c *Controller) deleteAll(ctx context.Context, slices []*discoveryv1.Endpoi
 // The event handlers follow upstream endpointslice_controller.go.
 
 func (c *Controller) queueService(obj any) {
-	if t, ok := obj.(cache.DeletedFinalStateUnknown); ok {
-		obj = t.Obj
-	}
-	if svc, ok := obj.(*corev1.Service); ok {
+	if svc, ok := runner.Unwrap[*corev1.Service](obj); ok {
 		c.queue.Add(svc.Namespace + "/" + svc.Name)
 	}
 }
@@ -337,20 +334,14 @@ func (c *Controller) updatePod(oldObj, newObj any) {
 }
 
 func (c *Controller) deletePod(obj any) {
-	if t, ok := obj.(cache.DeletedFinalStateUnknown); ok {
-		obj = t.Obj
-	}
-	if pod, ok := obj.(*corev1.Pod); ok {
+	if pod, ok := runner.Unwrap[*corev1.Pod](obj); ok {
 		c.queueKeys(endpointutil.ServicesSelecting(c.services, pod))
 	}
 }
 
 // managedSlice returns obj as a slice this controller manages, or nil.
 func managedSlice(obj any) *discoveryv1.EndpointSlice {
-	if t, ok := obj.(cache.DeletedFinalStateUnknown); ok {
-		obj = t.Obj
-	}
-	s, ok := obj.(*discoveryv1.EndpointSlice)
+	s, ok := runner.Unwrap[*discoveryv1.EndpointSlice](obj)
 	if !ok || s.Labels[discoveryv1.LabelManagedBy] != ControllerName || s.Labels[discoveryv1.LabelServiceName] == "" {
 		return nil
 	}

@@ -57,11 +57,8 @@ import (
 
 	"github.com/prometheus/client_golang/prometheus"
 	batchv1 "k8s.io/api/batch/v1"
-	corev1 "k8s.io/api/core/v1"
 	"k8s.io/client-go/informers"
 	"k8s.io/client-go/kubernetes"
-	"k8s.io/client-go/kubernetes/scheme"
-	typedcorev1 "k8s.io/client-go/kubernetes/typed/core/v1"
 	batchlisters "k8s.io/client-go/listers/batch/v1"
 	corelisters "k8s.io/client-go/listers/core/v1"
 	"k8s.io/client-go/tools/cache"
@@ -239,13 +236,9 @@ func (c *Controller) Run(ctx context.Context) error {
 	}
 	// Events go to core/v1 Events, aggregated by the correlator on the
 	// injected clock. The recorders are set before the workers start.
-	broadcaster := record.NewBroadcasterWithCorrelatorOptions(record.CorrelatorOptions{Clock: c.clock})
-	defer broadcaster.Shutdown()
-	broadcaster.StartRecordingToSink(&typedcorev1.EventSinkImpl{Interface: c.client.CoreV1().Events("")})
-	broadcaster.StartEventWatcher(func(e *corev1.Event) {
-		c.log.Debug("event", "object", e.InvolvedObject.Namespace+"/"+e.InvolvedObject.Name, "type", e.Type, "reason", e.Reason, "message", e.Message)
-	})
-	c.recorder = broadcaster.NewRecorder(scheme.Scheme, corev1.EventSource{Component: "job-controller"})
+	recorder, stopEvents := runner.StartEvents(c.client, c.clock, c.log, "job-controller")
+	defer stopEvents()
+	c.recorder = recorder
 	c.pods.Recorder = c.recorder
 
 	var wg sync.WaitGroup

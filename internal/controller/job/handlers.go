@@ -12,6 +12,8 @@ import (
 	"k8s.io/utils/ptr"
 
 	"github.com/terminus-project/terminus/internal/controller/podcontrol"
+
+	"github.com/terminus-project/terminus/internal/controller/runner"
 )
 
 // The event handlers follow upstream job_controller.go: Jobs are queued
@@ -22,18 +24,12 @@ import (
 // (F5).
 
 func jobFromEvent(obj any) *batchv1.Job {
-	if t, ok := obj.(cache.DeletedFinalStateUnknown); ok {
-		obj = t.Obj
-	}
-	j, _ := obj.(*batchv1.Job)
+	j, _ := runner.Unwrap[*batchv1.Job](obj)
 	return j
 }
 
 func podFromEvent(obj any) *corev1.Pod {
-	if t, ok := obj.(cache.DeletedFinalStateUnknown); ok {
-		obj = t.Obj
-	}
-	p, _ := obj.(*corev1.Pod)
+	p, _ := runner.Unwrap[*corev1.Pod](obj)
 	return p
 }
 

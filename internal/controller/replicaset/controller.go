@@ -37,14 +37,10 @@ import (
 
 	"github.com/prometheus/client_golang/prometheus"
 	appsv1 "k8s.io/api/apps/v1"
-	corev1 "k8s.io/api/core/v1"
 	"k8s.io/client-go/informers"
 	"k8s.io/client-go/kubernetes"
-	"k8s.io/client-go/kubernetes/scheme"
-	typedcorev1 "k8s.io/client-go/kubernetes/typed/core/v1"
 	corelisters "k8s.io/client-go/listers/core/v1"
 	"k8s.io/client-go/tools/cache"
-	"k8s.io/client-go/tools/record"
 	"k8s.io/utils/clock"
 
 	"github.com/terminus-project/terminus/internal/controller/podcontrol"
@@ -210,13 +206,9 @@ func (c *Controller) Run(ctx context.Context) error {
 	// Events go to core/v1 Events (kubectl describe shows them),
 	// aggregated by the correlator on the injected clock. The recorder is
 	// set before the workers start.
-	broadcaster := record.NewBroadcasterWithCorrelatorOptions(record.CorrelatorOptions{Clock: c.clock})
-	defer broadcaster.Shutdown()
-	broadcaster.StartRecordingToSink(&typedcorev1.EventSinkImpl{Interface: c.client.CoreV1().Events("")})
-	broadcaster.StartEventWatcher(func(e *corev1.Event) {
-		c.log.Debug("event", "object", e.InvolvedObject.Namespace+"/"+e.InvolvedObject.Name, "type", e.Type, "reason", e.Reason, "message", e.Message)
-	})
-	c.pods.Recorder = broadcaster.NewRecorder(scheme.Scheme, corev1.EventSource{Component: c.kind.component})
+	recorder, stopEvents := runner.StartEvents(c.client, c.clock, c.log, c.kind.component)
+	defer stopEvents()
+	c.pods.Recorder = recorder
 	if err := c.queue.Run(ctx); err != nil {
 		return fmt.Errorf("%s: %w", c.kind.name, err)
 	}

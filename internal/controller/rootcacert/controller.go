@@ -150,10 +150,7 @@ func (c *Controller) namespaceChanged(obj any) {
 }
 
 func (c *Controller) configMapChanged(obj any) {
-	if t, ok := obj.(cache.DeletedFinalStateUnknown); ok {
-		obj = t.Obj
-	}
-	cm, ok := obj.(*corev1.ConfigMap)
+	cm, ok := runner.Unwrap[*corev1.ConfigMap](obj)
 	if !ok {
 		c.log.Warn("unexpected object in a ConfigMap event", "type", fmt.Sprintf("%T", obj))
 		return

@@ -40,8 +40,6 @@ import (
 	"k8s.io/apimachinery/pkg/types"
 	"k8s.io/client-go/informers"
 	"k8s.io/client-go/kubernetes"
-	"k8s.io/client-go/kubernetes/scheme"
-	typedcorev1 "k8s.io/client-go/kubernetes/typed/core/v1"
 	corelisters "k8s.io/client-go/listers/core/v1"
 	"k8s.io/client-go/tools/cache"
 	"k8s.io/client-go/tools/record"
@@ -202,10 +200,9 @@ func (c *Controller) Run(ctx context.Context) error {
 	// recorders do (kube-scheduler itself writes events.k8s.io/v1; the
 	// reason, type and message are the same), aggregated by the
 	// correlator on the injected clock.
-	broadcaster := record.NewBroadcasterWithCorrelatorOptions(record.CorrelatorOptions{Clock: c.clock})
-	defer broadcaster.Shutdown()
-	broadcaster.StartRecordingToSink(&typedcorev1.EventSinkImpl{Interface: c.client.CoreV1().Events("")})
-	c.recorder = broadcaster.NewRecorder(scheme.Scheme, corev1.EventSource{Component: c.name})
+	recorder, stopEvents := runner.StartEvents(c.client, c.clock, c.log, c.name)
+	defer stopEvents()
+	c.recorder = recorder
 
 	var wg sync.WaitGroup
 	defer wg.Wait()

@@ -12,6 +12,8 @@ import (
 	"k8s.io/apimachinery/pkg/types"
 	"k8s.io/apimachinery/pkg/util/strategicpatch"
 	"k8s.io/client-go/tools/cache"
+
+	"github.com/terminus-project/terminus/internal/controller/runner"
 )
 
 // podChanged routes a pod event (old is nil for an add). Pending pods of
@@ -62,10 +64,7 @@ func (c *Controller) podChanged(old, obj any) {
 // podDeleted forgets a pending pod; an assigned pod that goes frees its
 // node's resources.
 func (c *Controller) podDeleted(obj any) {
-	if d, ok := obj.(cache.DeletedFinalStateUnknown); ok {
-		obj = d.Obj
-	}
-	pod, ok := obj.(*corev1.Pod)
+	pod, ok := runner.Unwrap[*corev1.Pod](obj)
 	if !ok {
 		return
 	}

@@ -135,10 +135,7 @@ func (c *Controller) namespaceChanged(obj any) {
 }
 
 func (c *Controller) serviceAccountDeleted(obj any) {
-	if t, ok := obj.(cache.DeletedFinalStateUnknown); ok {
-		obj = t.Obj
-	}
-	sa, ok := obj.(*corev1.ServiceAccount)
+	sa, ok := runner.Unwrap[*corev1.ServiceAccount](obj)
 	if !ok {
 		c.log.Warn("unexpected object in a service account delete event", "type", fmt.Sprintf("%T", obj))
 		return
