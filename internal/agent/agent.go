@@ -123,7 +123,8 @@ func Run(ctx context.Context, cfg Config, started func(Info)) error {
 	}
 	pods, err := podworker.New(podworker.Config{
 		Client: cfg.Client, NodeName: cfg.NodeName, Runtime: runtime, RootDir: cfg.RootDir,
-		Clock: cfg.Clock, Logger: log, Registerer: cfg.Registerer, Executable: cfg.Executable,
+		NodeIP: cfg.NodeIP.String(), Clock: cfg.Clock, Logger: log, Registerer: cfg.Registerer,
+		Executable: cfg.Executable,
 	})
 	if err != nil {
 		return err

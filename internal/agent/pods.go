@@ -2,8 +2,10 @@ package agent
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"io"
+	"io/fs"
 	"net"
 	"strconv"
 
@@ -35,26 +37,32 @@ func (k *kubeletPods) ContainerLogs(ctx context.Context, pod *corev1.Pod, contai
 	if err != nil {
 		return err
 	}
-	return process.WriteLogs(ctx, dir, process.LogOptions{
-		Tail: opts.Tail, SinceTime: opts.SinceTime, Follow: opts.Follow, Timestamps: opts.Timestamps,
-		LimitBytes: opts.LimitBytes, Stream: opts.Stream,
-	}, w)
+	return process.WriteLogs(ctx, dir, process.LogOptions(opts), w)
 }
 
 // open re-attaches to the running attempt of a container, for a command
-// run in it; the caller closes it.
+// run in it; the caller closes it. A container that never started or has
+// exited is the kubelet's "container not found", without the agent's
+// paths.
 func (k *kubeletPods) open(pod *corev1.Pod, container string) (*process.Container, error) {
+	notFound := fmt.Errorf("container not found (%q)", container)
 	dir, err := k.pods.ContainerDir(pod, container, "")
+	if errors.Is(err, podworker.ErrContainerNotFound) {
+		return nil, notFound
+	}
 	if err != nil {
 		return nil, err
 	}
 	c, err := k.runtime.Open(dir)
+	if errors.Is(err, fs.ErrNotExist) {
+		return nil, notFound
+	}
 	if err != nil {
 		return nil, err
 	}
 	if !c.Running() {
 		_ = c.Close()
-		return nil, fmt.Errorf("container %q: %w", container, process.ErrNotRunning)
+		return nil, notFound
 	}
 	return c, nil
 }
@@ -93,7 +101,11 @@ func (k *kubeletPods) Attach(ctx context.Context, pod *corev1.Pod, container str
 		return err
 	}
 	defer c.Close()
-	return k.runtime.Attach(ctx, c, s.Stdin, s.Stdout, s.Stderr)
+	err = k.runtime.Attach(ctx, c, s.Stdin, s.Stdout, s.Stderr)
+	if errors.Is(err, process.ErrAttachStdin) {
+		return process.ErrAttachStdin // without the container's directory
+	}
+	return err
 }
 
 // PortForward connects to the port on the loopback address: pods use the

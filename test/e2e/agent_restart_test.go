@@ -98,8 +98,13 @@ func TestAgentKilledDuringGrace(t *testing.T) {
 	// Not an immediate kill: three seconds after the restart the process
 	// is still inside its grace period and running.
 	time.Sleep(time.Until(deleted.Add(7 * time.Second)))
-	if !alive(pid) {
-		t.Fatalf("the restarted agent killed the process %v after the delete, before the %v deadline", time.Since(deleted), grace)
+	switch since, up := time.Since(deleted), alive(pid); {
+	case since >= grace-time.Second:
+		// A machine slow enough to get here this late cannot tell an
+		// early kill from a timely one; the upper bound below still holds.
+		t.Logf("the agent came back %v after the delete: too late to check for an early kill", since)
+	case !up:
+		t.Fatalf("the restarted agent killed the process %v after the delete, before the %v deadline", since, grace)
 	}
 	var died time.Time
 	eventually(t, podWait, func() error {

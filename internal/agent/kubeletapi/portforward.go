@@ -77,10 +77,12 @@ func (s *Server) portForward(w http.ResponseWriter, r *http.Request) {
 		var hdr [2]byte
 		binary.LittleEndian.PutUint16(hdr[:], uint16(port))
 		if _, err := mc.writer(data).Write(hdr[:]); err != nil {
-			return
+			cancel() // the client is gone: end the forwards already running
+			break
 		}
 		if _, err := mc.writer(errc).Write(hdr[:]); err != nil {
-			return
+			cancel()
+			break
 		}
 		wg.Add(1)
 		go func() {

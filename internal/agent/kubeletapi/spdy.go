@@ -146,11 +146,11 @@ func (s *Server) spdyStreams(w http.ResponseWriter, r *http.Request, o streamOpt
 			return fail(r.Context().Err())
 		}
 	}
-	// Streams the client opens from now on are refused.
-	close(done)
 	if errStream == nil {
 		return fail(errors.New("the client did not open an error stream"))
 	}
+	// Streams the client opens from now on are refused.
+	close(done)
 
 	c := &streamConn{gone: spdyGone(conn)}
 	c.close = func() error {

@@ -16,9 +16,9 @@ import (
 // message starts with its channel number (binary protocols) or the
 // channel's digit followed by base64 data (base64 protocols); in v5 a
 // message [255, ch] is the client closing channel ch (stdin's EOF).
-// k8s.io/streaming's wsstream implements this too; this package predates
-// that module in go.mod and keeps its own, on gorilla/websocket (what
-// client-go dials with), which also has v5's half-close.
+// k8s.io/streaming's wsstream implements this too, but on
+// golang.org/x/net/websocket; this one is on gorilla/websocket, what
+// client-go dials with, for v5's half-close of stdin.
 
 // upgradeWebSocket accepts the upgrade with the first of protocols the
 // client offers (all in its order of preference, as gorilla does) and no

@@ -59,6 +59,9 @@ type Config struct {
 	// Executable is the program run as the pause stand-in (it must call
 	// MaybeRunPause first). Empty: os.Executable().
 	Executable string
+	// NodeIP is the node's InternalIP, every pod's IP (they use the host's
+	// network). Empty: looked up from the Node.
+	NodeIP string
 	// HTTPClient runs httpGet preStop hooks. Default: a plain client.
 	HTTPClient *http.Client
 }
@@ -272,6 +275,9 @@ func (a *Agent) events() record.EventRecorder {
 // every pod of this agent, which all use the host's network; 127.0.0.1
 // until the Node has one.
 func (a *Agent) nodeIP(ctx context.Context) string {
+	if a.cfg.NodeIP != "" {
+		return a.cfg.NodeIP
+	}
 	a.mu.Lock()
 	ip := a.hostIP
 	a.mu.Unlock()

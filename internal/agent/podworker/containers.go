@@ -78,7 +78,12 @@ func (w *worker) start(ctx context.Context, pod *corev1.Pod, c *corev1.Container
 			w.eventf(pod, corev1.EventTypeWarning, "Failed", "Error: %v", err)
 			w.log.Error("start container", "container", c.Name, "error", err)
 		}
-		// Forget the attempt: a retry starts it afresh in a new directory.
+		// Forget the attempt and its directory (Start has ended whatever
+		// it began there), so a retry starts the same attempt afresh
+		// rather than finding the directory taken.
+		if err := os.RemoveAll(rec.Dir); err != nil {
+			w.log.Warn("remove failed attempt", "container", c.Name, "error", err)
+		}
 		if prev != nil {
 			w.st.Containers[c.Name] = prev
 		} else {
