@@ -110,7 +110,10 @@ func TestLivenessProbeRestarts(t *testing.T) {
 	e.startAgent()
 	sick := filepath.Join(t.TempDir(), "sick")
 	p, rec := e.pod("live", "trap", corev1.RestartPolicyAlways)
-	p.Spec.Containers[0].LivenessProbe = execProbe("test", "!", "-e", sick)
+	// The probe fails exactly once: it removes the file it finds. Were it
+	// to go on failing, the restarted container could be killed before
+	// its TERM handler is in place and lastState would show 143.
+	p.Spec.Containers[0].LivenessProbe = execProbe("sh", "-c", "! rm "+sick+" 2>/dev/null")
 	pod := e.create(p)
 	e.waitRunning("live")
 	recorded(t, rec, "ready") // its TERM handler is in place
@@ -123,9 +126,9 @@ func TestLivenessProbeRestarts(t *testing.T) {
 	_, cs := e.waitContainer("live", "restarted", func(_ *corev1.Pod, cs corev1.ContainerStatus) bool {
 		return cs.RestartCount >= 1 && cs.LastTerminationState.Terminated != nil
 	})
-	if lt := cs.LastTerminationState.Terminated; lt.ExitCode != 0 {
+	if lt := cs.LastTerminationState.Terminated; cs.RestartCount != 1 || lt.ExitCode != 0 {
 		// The trap program exits 0 on TERM.
-		t.Errorf("lastState: %+v", lt)
+		t.Errorf("restartCount %d, lastState: %+v", cs.RestartCount, lt)
 	}
 	e.delete("live", 0)
 	apptest.Eventually(t, "directory removed", func() (bool, error) {
