@@ -137,7 +137,7 @@ func (pr *podRun) markedPod(i int, script string, grace *int64) *corev1.Pod {
 // createReady creates the pods (untimed) and waits until every created
 // pod is Running and Ready. It fails if no pod could be created.
 func (pr *podRun) createReady(build func(i int) *corev1.Pod) (created []bool, timedOut bool, err error) {
-	created = createPods(pr.ctx, pr.rc, build, nil, &pr.errs)
+	created = createPods(pr.ctx, pr.rc, build, nil, &pr.errs, nil)
 	if err := pr.parent.Err(); err != nil {
 		return nil, false, err
 	}
@@ -152,11 +152,17 @@ func (pr *podRun) createReady(build func(i int) *corev1.Pod) (created []bool, ti
 // start is pod-start: the clock per pod runs from just before its Create
 // to the watch event showing it Running with Ready=True; pods/s is the
 // number Ready over the time from the first Create to the last Ready.
+// The load is a closed loop: each of --concurrency workers creates a pod
+// and waits for it to be Ready before creating its next, so concurrency
+// is the number of pods starting at once (1: one pod at a time; --count
+// as --concurrency: all at once) and the latencies are not queueing
+// behind an arrival rate the node cannot sustain.
 func (pr *podRun) start() ([]metric, error) {
 	image, command := pr.o.podContainer()
 	starts := make([]time.Time, pr.rc.count)
 	begin := time.Now()
-	created := createPods(pr.ctx, pr.rc, func(i int) *corev1.Pod { return pr.rc.pod(i, image, command, nil, nil) }, starts, &pr.errs)
+	waitReady := func(i int) { pr.tr.waitReady(pr.ctx, i) }
+	created := createPods(pr.ctx, pr.rc, func(i int) *corev1.Pod { return pr.rc.pod(i, image, command, nil, nil) }, starts, &pr.errs, waitReady)
 	if err := pr.parent.Err(); err != nil {
 		return nil, err
 	}
@@ -375,7 +381,7 @@ func (pr *podRun) kill() ([]metric, error) {
 // of --pid is sampled over --duration.
 func (pr *podRun) idle() ([]metric, error) {
 	image, command := pr.o.podContainer()
-	created := createPods(pr.ctx, pr.rc, func(i int) *corev1.Pod { return pr.rc.pod(i, image, command, nil, nil) }, nil, &pr.errs)
+	created := createPods(pr.ctx, pr.rc, func(i int) *corev1.Pod { return pr.rc.pod(i, image, command, nil, nil) }, nil, &pr.errs, nil)
 	if err := pr.parent.Err(); err != nil {
 		return nil, err
 	}

@@ -181,8 +181,10 @@ func (e *errorCounter) metrics() []metric {
 }
 
 // createPods creates the run's pods with rc.workers writers, stamping
-// starts[i] just before each Create. It returns which were created.
-func createPods(ctx context.Context, rc runConfig, build func(i int) *corev1.Pod, starts []time.Time, errs *errorCounter) []bool {
+// starts[i] just before each Create. It returns which were created. A
+// non-nil after is called after each successful Create by the worker
+// that made it, which goes on to its next pod only when it returns.
+func createPods(ctx context.Context, rc runConfig, build func(i int) *corev1.Pod, starts []time.Time, errs *errorCounter, after func(i int)) []bool {
 	pods := rc.client.CoreV1().Pods(rc.ns)
 	objs := make([]*corev1.Pod, rc.count)
 	for i := range objs {
@@ -198,6 +200,9 @@ func createPods(ctx context.Context, rc runConfig, build func(i int) *corev1.Pod
 			return
 		}
 		created[i] = true
+		if after != nil {
+			after(i)
+		}
 	})
 	return created
 }
@@ -251,8 +256,10 @@ type podTracker struct {
 	sel   string
 	index map[string]int
 
-	mu            sync.Mutex
-	readyAt       []time.Time
+	mu      sync.Mutex
+	readyAt []time.Time
+	// readyCh[i] is closed when pod i is first seen Running and Ready.
+	readyCh       []chan struct{}
 	goneAt        []time.Time
 	unschedulable []bool
 	nReady, nGone int
@@ -272,6 +279,7 @@ func startPodTracker(ctx context.Context, rc runConfig) (*podTracker, error) {
 		sel:           rc.selector(),
 		index:         make(map[string]int, rc.count),
 		readyAt:       make([]time.Time, rc.count),
+		readyCh:       make([]chan struct{}, rc.count),
 		goneAt:        make([]time.Time, rc.count),
 		unschedulable: make([]bool, rc.count),
 		changed:       make(chan struct{}, 1),
@@ -279,6 +287,7 @@ func startPodTracker(ctx context.Context, rc runConfig) (*podTracker, error) {
 	}
 	for i := range rc.count {
 		t.index[rc.name(i)] = i
+		t.readyCh[i] = make(chan struct{})
 	}
 	list, err := t.pods.List(ctx, metav1.ListOptions{LabelSelector: t.sel})
 	if err != nil {
@@ -348,6 +357,7 @@ func (t *podTracker) observe(typ watch.EventType, pod *corev1.Pod, now time.Time
 		if t.readyAt[i].IsZero() && runningAndReady(pod) {
 			t.readyAt[i] = now
 			t.nReady++
+			close(t.readyCh[i])
 		}
 		if u := isUnschedulable(pod); u != t.unschedulable[i] {
 			t.unschedulable[i] = u
@@ -408,6 +418,16 @@ func (t *podTracker) waitUntil(ctx context.Context, cond func(podCounts) bool) e
 			return fmt.Errorf("pod watch: %w", t.err)
 		case <-t.changed:
 		}
+	}
+}
+
+// waitReady returns when pod i has been seen Running and Ready, the
+// watch has ended or ctx has.
+func (t *podTracker) waitReady(ctx context.Context, i int) {
+	select {
+	case <-t.readyCh[i]:
+	case <-t.done:
+	case <-ctx.Done():
 	}
 }
 

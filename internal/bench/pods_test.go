@@ -4,12 +4,19 @@ import (
 	"bytes"
 	"context"
 	"errors"
+	"fmt"
 	"net"
 	"os"
 	"path/filepath"
 	"strings"
+	"sync"
 	"testing"
 	"time"
+
+	corev1 "k8s.io/api/core/v1"
+	"k8s.io/apimachinery/pkg/runtime"
+	"k8s.io/client-go/kubernetes/fake"
+	k8stesting "k8s.io/client-go/testing"
 
 	"github.com/terminus-project/terminus/internal/app"
 )
@@ -276,6 +283,41 @@ func TestPodScenariosAgainstAgent(t *testing.T) {
 				}
 			}
 			tt.more(t, l)
+		})
+	}
+}
+
+// TestCreatePodsClosedLoop: with an after callback a worker creates its
+// next pod only once after has returned for its last, so --concurrency is
+// the number of pods in flight (pod-start); without one the creates run
+// back to back.
+func TestCreatePodsClosedLoop(t *testing.T) {
+	for _, workers := range []int{1, 3} {
+		t.Run(fmt.Sprint(workers), func(t *testing.T) {
+			client := fake.NewClientset()
+			var mu sync.Mutex
+			inFlight, most := 0, 0
+			client.PrependReactor("create", "pods", func(k8stesting.Action) (bool, runtime.Object, error) {
+				mu.Lock()
+				defer mu.Unlock()
+				inFlight++
+				most = max(most, inFlight)
+				return false, nil, nil
+			})
+			rc := runConfig{client: client, ns: "bench", runID: "x", count: 12, workers: workers}
+			var errs errorCounter
+			after := func(int) {
+				mu.Lock()
+				defer mu.Unlock()
+				inFlight--
+			}
+			created := createPods(context.Background(), rc, func(i int) *corev1.Pod { return rc.pod(i, pauseImage, nil, nil, nil) }, nil, &errs, after)
+			if n := countTrue(created); n != rc.count || errs.n != 0 {
+				t.Fatalf("created %d of %d, errors %v", n, rc.count, errs.metrics())
+			}
+			if most > workers {
+				t.Errorf("%d pods in flight at once, want at most %d", most, workers)
+			}
 		})
 	}
 }

@@ -32,9 +32,11 @@ Pod scenarios (issue 6) need nodes: a scheduler and kubelets, or terminus
 serve's in-process agent. Each run uses a fresh namespace and deletes it
 afterwards (untimed).
 
-  pod-start      create --count pods (default 100) with --concurrency
-                 workers; time from each Create to the watch showing it
-                 Running and Ready; pods/s. Default image
+  pod-start      create --count pods (default 100), --concurrency at a
+                 time: each worker creates a pod and waits for it to be
+                 Running and Ready before its next; time from each Create
+                 to the watch showing it Running and Ready; pods/s.
+                 Default image
                  registry.k8s.io/pause, no command; --pod-command
                  "sleep 3600" runs busybox with that command
   pod-delete     pods whose program exits 0 on TERM are deleted (default
