@@ -72,9 +72,9 @@ type Config struct {
 	MaxPods int
 	// Version fills status.nodeInfo.kubeletVersion.
 	Version string
-	// Executable is the program re-executed as container shim and as the
-	// pause stand-in; it must call process.MaybeRunShim and
-	// podworker.MaybeRunPause first. Empty: os.Executable().
+	// Executable is the program re-executed as container shim (which also
+	// stands in for pause); it must call process.MaybeRunShim first.
+	// Empty: os.Executable().
 	Executable string
 	Clock      clock.WithTicker
 	Logger     *slog.Logger
@@ -124,7 +124,6 @@ func Run(ctx context.Context, cfg Config, started func(Info)) error {
 	pods, err := podworker.New(podworker.Config{
 		Client: cfg.Client, NodeName: cfg.NodeName, Runtime: runtime, RootDir: cfg.RootDir,
 		NodeIP: cfg.NodeIP.String(), Clock: cfg.Clock, Logger: log, Registerer: cfg.Registerer,
-		Executable: cfg.Executable,
 	})
 	if err != nil {
 		return err

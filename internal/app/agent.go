@@ -29,7 +29,7 @@ type AgentConfig struct {
 	RootDir string
 	// MaxPods is the node's pods capacity; 0 means 110.
 	MaxPods int
-	// Executable is re-executed as container shim and pause stand-in;
+	// Executable is re-executed as container shim (and pause stand-in);
 	// empty means this binary.
 	Executable string
 }

@@ -31,7 +31,6 @@ import (
 	"k8s.io/client-go/tools/clientcmd"
 	clientcmdapi "k8s.io/client-go/tools/clientcmd/api"
 
-	"github.com/terminus-project/terminus/internal/agent/podworker"
 	agentprocess "github.com/terminus-project/terminus/internal/agent/process"
 )
 
@@ -47,7 +46,6 @@ func TestMain(m *testing.M) {
 	// The pod scenario tests run a server with an in-process agent, which
 	// re-executes this binary as container shim and pause stand-in.
 	agentprocess.MaybeRunShim()
-	podworker.MaybeRunPause()
 	if mode := os.Getenv(helperEnv); mode != "" {
 		os.Exit(runHelper(mode, os.Args[1:]))
 	}

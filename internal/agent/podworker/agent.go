@@ -56,9 +56,6 @@ type Config struct {
 	Recorder record.EventRecorder
 	// Registerer receives terminus_podworker_* metrics. Nil: none.
 	Registerer prometheus.Registerer
-	// Executable is the program run as the pause stand-in (it must call
-	// MaybeRunPause first). Empty: os.Executable().
-	Executable string
 	// NodeIP is the node's InternalIP, every pod's IP (they use the host's
 	// network). Empty: looked up from the Node.
 	NodeIP string
@@ -71,7 +68,6 @@ type Agent struct {
 	cfg     Config
 	log     *slog.Logger
 	clock   clock.Clock
-	exe     string
 	http    *http.Client
 	prober  *prober
 	metrics *metrics
@@ -103,20 +99,13 @@ func New(cfg Config) (*Agent, error) {
 	if cfg.HTTPClient == nil {
 		cfg.HTTPClient = &http.Client{}
 	}
-	exe := cfg.Executable
-	if exe == "" {
-		var err error
-		if exe, err = os.Executable(); err != nil {
-			return nil, fmt.Errorf("podworker: executable: %w", err)
-		}
-	}
 	m := newMetrics()
 	if err := m.register(cfg.Registerer); err != nil {
 		return nil, err
 	}
 	return &Agent{
 		cfg: cfg, log: cfg.Logger.With("component", "podworker", "node", cfg.NodeName),
-		clock: cfg.Clock, exe: exe, http: cfg.HTTPClient, prober: newProber(cfg.Runtime), metrics: m,
+		clock: cfg.Clock, http: cfg.HTTPClient, prober: newProber(cfg.Runtime), metrics: m,
 		recorder: cfg.Recorder,
 		workers:  map[types.UID]*worker{}, finished: map[types.UID]bool{},
 	}, nil

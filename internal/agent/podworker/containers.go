@@ -132,7 +132,7 @@ func (w *worker) spec(ctx context.Context, pod *corev1.Pod, c *corev1.Container,
 		args := expandAll(c.Args, lookup)
 		spec.Command, spec.Args = args[:1], args[1:]
 	default:
-		spec.Command, standIn = []string{w.a.exe, PauseArg}, true
+		spec.StandIn, standIn = true, true
 	}
 	if wd := c.WorkingDir; wd != "" {
 		if !filepath.IsAbs(wd) {

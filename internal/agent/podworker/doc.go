@@ -34,9 +34,9 @@
 // There is no image store yet: a container's command and args run on the
 // host and a Normal event HostCommand says so. Without a command, the args
 // are the argv (an image without ENTRYPOINT, as busybox). Without either
-// (registry.k8s.io/pause), the built-in stand-in runs: this binary
-// re-executed with PauseArg (main calls MaybeRunPause), which waits for
-// SIGTERM or SIGINT and exits 0; a Normal event StandIn says so.
+// (registry.k8s.io/pause), the built-in stand-in runs: the container's
+// shim itself (process.Spec.StandIn), which waits for SIGTERM or SIGINT
+// and exits 0 as pause does; a Normal event StandIn says so.
 //
 // There are no mount namespaces either, so a volume cannot appear at its
 // mountPath. Each volume is a directory under the pod directory and a

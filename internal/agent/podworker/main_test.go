@@ -12,12 +12,11 @@ import (
 
 	"golang.org/x/sys/unix"
 
-	"github.com/terminus-project/terminus/internal/agent/podworker"
 	"github.com/terminus-project/terminus/internal/agent/process"
 	"github.com/terminus-project/terminus/internal/storage/storagetest"
 )
 
-// The test binary is also the shim, the pause stand-in and the container
+// The test binary is also the shim (and so the pause stand-in) and the container
 // programs: TestMain dispatches on argv and on programEnv. A program
 // appends "<event> <unix nanos>" lines to the file named by recordEnv, so
 // tests assert from the process's side what it received and when.
@@ -28,7 +27,6 @@ const (
 
 func TestMain(m *testing.M) {
 	process.MaybeRunShim()
-	podworker.MaybeRunPause()
 	if p := os.Getenv(programEnv); p != "" {
 		os.Exit(runProgram(p))
 	}

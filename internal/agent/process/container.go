@@ -202,6 +202,16 @@ func (c *Container) finish() {
 		c.exit = exit
 		return
 	}
+	if c.cfg.StandIn && c.st.PID != 0 {
+		// A stand-in records every catchable end itself: without a
+		// record, SIGKILL (ours at the end of a grace period, or the OOM
+		// killer's) ended it.
+		c.exit = &exitRecord{ExitCode: 128 + int(unix.SIGKILL), Signal: int(unix.SIGKILL), FinishedAt: c.r.clock.Now()}
+		if err := writeJSON(c.dir, exitFile, c.exit); err != nil {
+			c.r.log.Error("record stand-in exit", "dir", c.dir, "error", err)
+		}
+		return
+	}
 	if c.st.PID != 0 && sameProcess(c.st.PID, c.st.StartTicks) {
 		_ = killGroup(c.st.PID, unix.SIGKILL)
 	}

@@ -33,6 +33,8 @@ type config struct {
 	Args       []string `json:"args,omitempty"`
 	Env        []string `json:"env,omitempty"`
 	WorkingDir string   `json:"workingDir"`
+	// StandIn: the shim is the container's process (Spec.StandIn).
+	StandIn bool `json:"standIn,omitempty"`
 }
 
 // state says which processes are the container's. The start times (in

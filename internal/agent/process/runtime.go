@@ -110,20 +110,34 @@ type Spec struct {
 	// WorkingDir is the program's working directory; it must exist. Empty
 	// means Dir.
 	WorkingDir string
+	// StandIn runs no program: the shim itself stands in for one, as the
+	// pause container does (for a pod whose image is not in the local
+	// store and that names no command). It stays up until a signal: SIGTERM
+	// or SIGINT end it with exit code 0, as they end pause, any other
+	// catchable terminating signal with 128+n, SIGKILL with 137. Command
+	// and Args must be empty. Standing in costs no second start of the
+	// executable, and the signal handlers are in place before Start
+	// returns, so a stop signal can never find the stand-in unprepared.
+	StandIn bool
 }
 
 // Start starts a container: it writes the spec to Dir, starts a shim
 // there and returns once the program runs. A program that cannot start
 // gives a *StartError (and the directory records exit code 128).
 func (r *Runtime) Start(ctx context.Context, spec Spec) (*Container, error) {
-	if spec.Dir == "" || len(spec.Command) == 0 {
-		return nil, errors.New("process: Spec needs Dir and Command")
+	switch {
+	case spec.Dir == "":
+		return nil, errors.New("process: Spec needs Dir")
+	case spec.StandIn && (len(spec.Command) > 0 || len(spec.Args) > 0):
+		return nil, errors.New("process: a StandIn Spec has no Command or Args")
+	case !spec.StandIn && len(spec.Command) == 0:
+		return nil, errors.New("process: Spec needs Command (or StandIn)")
 	}
 	dir, err := filepath.Abs(spec.Dir)
 	if err != nil {
 		return nil, fmt.Errorf("container directory: %w", err)
 	}
-	cfg := config{Command: spec.Command, Args: spec.Args, Env: spec.Env, WorkingDir: spec.WorkingDir}
+	cfg := config{Command: spec.Command, Args: spec.Args, Env: spec.Env, WorkingDir: spec.WorkingDir, StandIn: spec.StandIn}
 	if cfg.WorkingDir == "" {
 		cfg.WorkingDir = dir
 	}

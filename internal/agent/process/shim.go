@@ -81,10 +81,6 @@ func runShim(dir string) int {
 	// exec, a caught one is reset to its default.
 	sigs := make(chan os.Signal, 1)
 	signal.Notify(sigs, syscall.SIGTERM, syscall.SIGINT, syscall.SIGHUP, syscall.SIGQUIT)
-	go func() {
-		for range sigs {
-		}
-	}()
 
 	var cfg config
 	if err := readJSON(dir, configFile, &cfg); err != nil {
@@ -94,6 +90,14 @@ func runShim(dir string) int {
 	if err != nil {
 		return fail(ReasonStartError, fmt.Errorf("open log: %w", err))
 	}
+	if cfg.StandIn {
+		_ = logf.Close() // the stand-in writes nothing; the empty log is for kubectl logs
+		return standIn(dir, sigs, report, fail)
+	}
+	go func() {
+		for range sigs {
+		}
+	}()
 	proc, pipes, err := startProgram(cfg)
 	if err != nil {
 		return fail(ReasonStartError, err)
@@ -173,6 +177,47 @@ func runShim(dir string) int {
 
 	code, sig := exitCode(ws)
 	rec := exitRecord{ExitCode: code, Signal: int(sig), FinishedAt: finishedAt}
+	if err := writeJSON(dir, exitFile, rec); err != nil {
+		fmt.Fprintf(os.Stderr, "shim %s: %v\n", dir, err)
+		return 1
+	}
+	return 0
+}
+
+// standInSignals are the catchable signals whose default action ends a
+// process: the stand-in catches them all, so only SIGKILL (or a fault)
+// ends it without an exit record (see Container.finish).
+var standInSignals = []os.Signal{
+	syscall.SIGHUP, syscall.SIGINT, syscall.SIGQUIT, syscall.SIGABRT, syscall.SIGUSR1,
+	syscall.SIGUSR2, syscall.SIGPIPE, syscall.SIGALRM, syscall.SIGTERM, syscall.SIGXCPU,
+	syscall.SIGXFSZ, syscall.SIGVTALRM, syscall.SIGPROF, syscall.SIGSYS,
+}
+
+// standIn is the shim standing in for a program (Spec.StandIn): its own
+// process, a session and group leader since the runtime starts it with
+// setsid, is the container's, so the stop signal sent to the group
+// reaches it. Like pause it exits 0 on SIGTERM or SIGINT; any other
+// terminating signal is recorded as the death it would have caused.
+func standIn(dir string, sigs chan os.Signal, report *os.File, fail func(string, error) int) int {
+	signal.Notify(sigs, standInSignals...)
+	pid := os.Getpid()
+	self, err := readProcStat(pid)
+	if err != nil {
+		return fail(ReasonStartError, err)
+	}
+	st := state{PID: pid, StartTicks: self.StartTicks, StartedAt: time.Now(), ShimPID: pid, ShimStartTicks: self.StartTicks}
+	if err := writeJSON(dir, stateFile, st); err != nil {
+		return fail(ReasonStartError, err)
+	}
+	_ = json.NewEncoder(report).Encode(startReport{State: &st})
+	_ = report.Close()
+	time.AfterFunc(time.Second, debug.FreeOSMemory)
+
+	sig, _ := (<-sigs).(syscall.Signal)
+	rec := exitRecord{FinishedAt: time.Now()}
+	if sig != syscall.SIGTERM && sig != syscall.SIGINT {
+		rec.ExitCode, rec.Signal = 128+int(sig), int(sig)
+	}
 	if err := writeJSON(dir, exitFile, rec); err != nil {
 		fmt.Fprintf(os.Stderr, "shim %s: %v\n", dir, err)
 		return 1
