@@ -42,7 +42,9 @@ func waitMarks(ctx context.Context, selected []bool, path func(i int) string, su
 				continue
 			}
 			want++
-			if _, err := os.Stat(path(i) + suffix); err == nil {
+			// Not just created: the shell's redirection creates the
+			// file before echo writes the pid (one write).
+			if fi, err := os.Stat(path(i) + suffix); err == nil && fi.Size() > 0 {
 				found++
 			}
 		}

@@ -210,7 +210,9 @@ func spans(selected []bool, start, end []time.Time, begin time.Time) (lat []time
 
 // deleteAll deletes the selected pods with the default grace period from
 // rc.workers goroutines, stamping starts[i] just before each DELETE, and
-// returns which DELETEs were accepted.
+// returns which DELETEs were accepted. Like pod-start's creates it is a
+// closed loop: a worker deletes its next pod once its last is gone, so
+// --concurrency is the number of pods terminating at once.
 func (pr *podRun) deleteAll(selected []bool, starts []time.Time) []bool {
 	pods := pr.rc.client.CoreV1().Pods(pr.rc.ns)
 	deleted := make([]bool, pr.rc.count)
@@ -224,6 +226,7 @@ func (pr *podRun) deleteAll(selected []bool, starts []time.Time) []bool {
 			return
 		}
 		deleted[i] = true
+		pr.tr.waitGone(pr.ctx, i)
 	})
 	return deleted
 }

@@ -258,12 +258,13 @@ type podTracker struct {
 
 	mu      sync.Mutex
 	readyAt []time.Time
-	// readyCh[i] is closed when pod i is first seen Running and Ready.
-	readyCh       []chan struct{}
-	goneAt        []time.Time
-	unschedulable []bool
-	nReady, nGone int
-	nUnsched      int
+	// readyCh[i] is closed when pod i is first seen Running and Ready,
+	// goneCh[i] when its DELETED event arrives.
+	readyCh, goneCh []chan struct{}
+	goneAt          []time.Time
+	unschedulable   []bool
+	nReady, nGone   int
+	nUnsched        int
 	// changed is signalled (never blocking) after each update, so waiters
 	// re-check their condition.
 	changed chan struct{}
@@ -280,6 +281,7 @@ func startPodTracker(ctx context.Context, rc runConfig) (*podTracker, error) {
 		index:         make(map[string]int, rc.count),
 		readyAt:       make([]time.Time, rc.count),
 		readyCh:       make([]chan struct{}, rc.count),
+		goneCh:        make([]chan struct{}, rc.count),
 		goneAt:        make([]time.Time, rc.count),
 		unschedulable: make([]bool, rc.count),
 		changed:       make(chan struct{}, 1),
@@ -288,6 +290,7 @@ func startPodTracker(ctx context.Context, rc runConfig) (*podTracker, error) {
 	for i := range rc.count {
 		t.index[rc.name(i)] = i
 		t.readyCh[i] = make(chan struct{})
+		t.goneCh[i] = make(chan struct{})
 	}
 	list, err := t.pods.List(ctx, metav1.ListOptions{LabelSelector: t.sel})
 	if err != nil {
@@ -352,6 +355,7 @@ func (t *podTracker) observe(typ watch.EventType, pod *corev1.Pod, now time.Time
 		if t.goneAt[i].IsZero() {
 			t.goneAt[i] = now
 			t.nGone++
+			close(t.goneCh[i])
 		}
 	case typ == watch.Added || typ == watch.Modified:
 		if t.readyAt[i].IsZero() && runningAndReady(pod) {
@@ -423,9 +427,15 @@ func (t *podTracker) waitUntil(ctx context.Context, cond func(podCounts) bool) e
 
 // waitReady returns when pod i has been seen Running and Ready, the
 // watch has ended or ctx has.
-func (t *podTracker) waitReady(ctx context.Context, i int) {
+func (t *podTracker) waitReady(ctx context.Context, i int) { t.waitClosed(ctx, t.readyCh[i]) }
+
+// waitGone returns when pod i's DELETED event has arrived, the watch has
+// ended or ctx has.
+func (t *podTracker) waitGone(ctx context.Context, i int) { t.waitClosed(ctx, t.goneCh[i]) }
+
+func (t *podTracker) waitClosed(ctx context.Context, ch <-chan struct{}) {
 	select {
-	case <-t.readyCh[i]:
+	case <-ch:
 	case <-t.done:
 	case <-ctx.Done():
 	}

@@ -98,10 +98,19 @@ func TestParseMarks(t *testing.T) {
 
 func TestWaitMarksGivesUpWhenNoneAppear(t *testing.T) {
 	dir := t.TempDir()
+	path := func(i int) string { return filepath.Join(dir, []string{"0", "1"}[i]) }
+	// A mark the shell has created but not yet written does not count.
 	if err := os.WriteFile(filepath.Join(dir, "0.pid"), nil, 0o600); err != nil {
 		t.Fatal(err)
 	}
-	path := func(i int) string { return filepath.Join(dir, []string{"0", "1"}[i]) }
+	done, cancelDone := context.WithCancel(context.Background())
+	cancelDone()
+	if got := waitMarks(done, []bool{true, false}, path, ".pid"); got != 0 {
+		t.Errorf("waitMarks with an empty mark = %d, want 0", got)
+	}
+	if err := os.WriteFile(filepath.Join(dir, "0.pid"), []byte("42\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
 	// Pod 1 is not selected, so pod 0's mark is all there is to wait for.
 	if got := waitMarks(context.Background(), []bool{true, false}, path, ".pid"); got != 1 {
 		t.Errorf("waitMarks = %d, want 1", got)

@@ -40,12 +40,13 @@ afterwards (untimed).
                  registry.k8s.io/pause, no command; --pod-command
                  "sleep 3600" runs busybox with that command
   pod-delete     pods whose program exits 0 on TERM are deleted (default
-                 grace) once Ready; DELETE -> DELETED event, and process
-                 exit -> DELETED from the exit times the programs write to
-                 --marks-dir
-  pod-kill       pods that ignore TERM, --grace-period 2, are deleted; the
-                 SIGKILL's lateness: process exit (seen through a pidfd)
-                 minus (DELETE + grace period)
+                 grace) once all are Ready, --concurrency at a time (a
+                 worker deletes its next pod once its last is gone);
+                 DELETE -> DELETED event, and process exit -> DELETED from
+                 the exit times the programs write to --marks-dir
+  pod-kill       pods that ignore TERM, --grace-period 2, are deleted as
+                 in pod-delete; the SIGKILL's lateness: process exit (seen
+                 through a pidfd) minus (DELETE + grace period)
   pods-idle      --count pods (default 200) Running, then the CPU time of
                  --pid (the terminus serve process) over --duration, in
                  percent of one core; pods the node has no room for (110

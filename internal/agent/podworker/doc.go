@@ -73,6 +73,5 @@
 //
 // gRPC probes, service environment variables, downward API and projected
 // volumes (they get an empty directory), ConfigMap and Secret volume
-// updates. A preStop exec hook is killed at the end of its budget rather
-// than left running (G6 step 4).
+// updates.
 package podworker

@@ -163,15 +163,22 @@ func (w *worker) hookDone(name string, err error) {
 	w.poke()
 }
 
-// runHook runs a lifecycle hook (exec, httpGet or sleep) for at most
-// budget; 0 means no limit (postStart). For preStop (G6 step 2), unlike
-// kubelet, a hook still running at the end of its budget is killed
-// rather than left running (step 4 only says termination goes on); the
-// plan goes on either way.
+// runHook runs a lifecycle hook (exec, httpGet or sleep); budget > 0 is
+// a preStop hook's time (G6 step 2), 0 no limit (postStart). The plan
+// goes on when the budget runs out whatever the hook does. An httpGet or
+// sleep hook stops there; an exec hook still running is left running, as
+// kubelet leaves it (G6 step 4), until its container has exited: with
+// kubelet it runs inside the container and dies with it, here it is a
+// process group of its own that is ended then.
 func (w *worker) runHook(ctx context.Context, pod *corev1.Pod, spec *corev1.Container, c *process.Container, h *corev1.LifecycleHandler, budget time.Duration) error {
 	switch {
 	case h.Exec != nil:
-		res, err := w.a.cfg.Runtime.Exec(ctx, c, process.ExecSpec{Command: h.Exec.Command, Timeout: budget})
+		if budget > 0 {
+			var stop context.CancelFunc
+			ctx, stop = untilExited(ctx, c)
+			defer stop()
+		}
+		res, err := w.a.cfg.Runtime.Exec(ctx, c, process.ExecSpec{Command: h.Exec.Command})
 		if err != nil {
 			return fmt.Errorf("exec hook: %w", err)
 		}
@@ -200,6 +207,19 @@ func (w *worker) runHook(ctx context.Context, pod *corev1.Pod, spec *corev1.Cont
 		return nil
 	}
 	return errors.New("hook has no handler")
+}
+
+// untilExited returns a context that ends when c has exited (or ctx
+// ends); stop releases its watcher.
+func untilExited(ctx context.Context, c *process.Container) (context.Context, context.CancelFunc) {
+	ctx, cancel := context.WithCancel(ctx)
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		_, _ = c.Wait(ctx) // returns at the exit, or once cancel is called
+		cancel()
+	}()
+	return ctx, func() { cancel(); <-done }
 }
 
 // lifecycleUserAgent is what kubelet sends on httpGet hooks
