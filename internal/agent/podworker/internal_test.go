@@ -1,6 +1,9 @@
 package podworker
 
 import (
+	"bytes"
+	"os"
+	"path/filepath"
 	"testing"
 	"time"
 
@@ -99,5 +102,34 @@ func TestPhaseOf(t *testing.T) {
 		if got := phaseOf(tc.policy, tc.cs); got != tc.want {
 			t.Errorf("%s: %s, want %s", tc.name, got, tc.want)
 		}
+	}
+}
+
+// TestSaveStateSkipsUnchanged: the worker saves on every pass; a state
+// equal to the last one written is not written again, a changed one is,
+// and what loads is what was saved last.
+func TestSaveStateSkipsUnchanged(t *testing.T) {
+	dir := t.TempDir()
+	st := &podState{Containers: map[string]*containerRecord{}}
+	last, err := saveState(dir, st, nil)
+	if err != nil || len(last) == 0 {
+		t.Fatalf("first save: %q %v", last, err)
+	}
+	if err := os.Remove(filepath.Join(dir, stateFile)); err != nil {
+		t.Fatal(err)
+	}
+	if again, err := saveState(dir, st, last); err != nil || !bytes.Equal(again, last) {
+		t.Fatalf("unchanged save: %q %v", again, err)
+	}
+	if _, err := os.Stat(filepath.Join(dir, stateFile)); !os.IsNotExist(err) {
+		t.Fatalf("an unchanged state was written again (stat: %v)", err)
+	}
+	st.InitFailed = true
+	if last, err = saveState(dir, st, last); err != nil {
+		t.Fatal(err)
+	}
+	got, err := loadState(dir)
+	if err != nil || got == nil || !got.InitFailed {
+		t.Fatalf("loaded %+v %v, want the changed state", got, err)
 	}
 }

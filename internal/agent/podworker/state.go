@@ -1,6 +1,7 @@
 package podworker
 
 import (
+	"bytes"
 	"crypto/rand"
 	"encoding/hex"
 	"encoding/json"
@@ -94,12 +95,25 @@ func newID() string {
 }
 
 // saveState writes the state atomically (temporary file, rename), so a
-// crash leaves the old state or the new one.
-func saveState(dir string, st *podState) error {
+// crash leaves the old state or the new one. It returns what it wrote;
+// when that equals last (what the previous call wrote) the file already
+// holds it and nothing is written: the worker saves on every pass, most
+// of which change nothing.
+func saveState(dir string, st *podState, last []byte) ([]byte, error) {
 	b, err := json.Marshal(st)
 	if err != nil {
-		return fmt.Errorf("encode pod state: %w", err)
+		return last, fmt.Errorf("encode pod state: %w", err)
 	}
+	if bytes.Equal(b, last) {
+		return last, nil
+	}
+	if err := writeState(dir, b); err != nil {
+		return last, err
+	}
+	return b, nil
+}
+
+func writeState(dir string, b []byte) error {
 	if err := os.MkdirAll(dir, 0o750); err != nil {
 		return fmt.Errorf("pod directory: %w", err)
 	}

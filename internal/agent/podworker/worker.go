@@ -37,6 +37,7 @@ type worker struct {
 
 	wg         sync.WaitGroup // exit watchers and hooks
 	st         *podState
+	saved      []byte // the state as last written (see saveState)
 	conts      map[string]*process.Container
 	configErr  map[string]string // CreateContainerConfigError messages
 	backOffAt  map[string]time.Time
@@ -323,7 +324,8 @@ func (w *worker) restart(ctx context.Context, pod *corev1.Pod, c *corev1.Contain
 
 // save persists the state; a failure is logged (the next save retries).
 func (w *worker) save() {
-	if err := saveState(w.dir, w.st); err != nil {
+	var err error
+	if w.saved, err = saveState(w.dir, w.st, w.saved); err != nil {
 		w.log.Error("save pod state", "error", err)
 	}
 }
