@@ -31,6 +31,7 @@ import (
 	"k8s.io/client-go/kubernetes"
 	"k8s.io/utils/clock"
 
+	"github.com/terminus-project/terminus/internal/agent/images"
 	"github.com/terminus-project/terminus/internal/agent/kubeletapi"
 	"github.com/terminus-project/terminus/internal/agent/node"
 	"github.com/terminus-project/terminus/internal/agent/podworker"
@@ -121,8 +122,12 @@ func Run(ctx context.Context, cfg Config, started func(Info)) error {
 	if err != nil {
 		return err
 	}
+	store, err := images.Open(filepath.Join(cfg.RootDir, "images"), images.Options{Clock: cfg.Clock, Logger: log.With("component", "images")})
+	if err != nil {
+		return fmt.Errorf("agent: image store: %w", err)
+	}
 	pods, err := podworker.New(podworker.Config{
-		Client: cfg.Client, NodeName: cfg.NodeName, Runtime: runtime, RootDir: cfg.RootDir,
+		Client: cfg.Client, NodeName: cfg.NodeName, Runtime: runtime, RootDir: cfg.RootDir, Images: store,
 		NodeIP: cfg.NodeIP.String(), Clock: cfg.Clock, Logger: log, Registerer: cfg.Registerer,
 	})
 	if err != nil {
@@ -154,7 +159,8 @@ func Run(ctx context.Context, cfg Config, started func(Info)) error {
 		Client: cfg.Client, NodeName: cfg.NodeName, Addresses: addresses, Port: int32(port),
 		Machine: machine, Labels: cfg.Labels, Taints: cfg.Taints,
 		KubeletVersion: cfg.Version, RuntimeVersion: "terminus://" + cfg.Version,
-		Clock: cfg.Clock, Logger: log,
+		Images: func() ([]node.Image, error) { return nodeImages(store) },
+		Clock:  cfg.Clock, Logger: log,
 	})
 	if err != nil {
 		return err
@@ -172,4 +178,18 @@ func Run(ctx context.Context, cfg Config, started func(Info)) error {
 	g.Go(func() error { return pods.Run(gctx) })
 	g.Go(func() error { return registration.Run(gctx) })
 	return g.Wait()
+}
+
+// nodeImages is the store's images as the Node's status.images needs
+// them.
+func nodeImages(store *images.Store) ([]node.Image, error) {
+	list, err := store.List()
+	if err != nil {
+		return nil, err
+	}
+	out := make([]node.Image, len(list))
+	for i, img := range list {
+		out[i] = node.Image{RepoDigests: img.RepoDigests, RepoTags: img.RepoTags, Size: img.Size}
+	}
+	return out, nil
 }

@@ -37,7 +37,7 @@ func newRootCommand(stdout, stderr io.Writer) *cobra.Command {
 	}
 	root.SetOut(stdout)
 	root.SetErr(stderr)
-	root.AddCommand(newServeCommand(stdout, stderr), newEtcdCommand(stdout, stderr), newAgentCommand(stdout, stderr), newVersionCommand(stdout), newBenchCommand(stdout))
+	root.AddCommand(newServeCommand(stdout, stderr), newEtcdCommand(stdout, stderr), newAgentCommand(stdout, stderr), newVersionCommand(stdout), newBenchCommand(stdout), newImageCommand(stdout, stderr))
 	return root
 }
 

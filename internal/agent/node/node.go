@@ -58,6 +58,10 @@ type Config struct {
 	// makes the node NotReady with the error as message (the kubelet's
 	// runtime and network readiness).
 	Healthy func() error
+	// Images, if set, lists the node's images for status.images; the
+	// kubelet's rules (largest first, at most 50, 5 names each) are
+	// applied here.
+	Images func() ([]Image, error)
 	// Frequencies; zero means the kubelet's default.
 	StatusUpdateFrequency, StatusReportFrequency, LeaseDuration time.Duration
 	Clock                                                       clock.WithTicker
@@ -221,6 +225,13 @@ func (a *Agent) status(prev *corev1.NodeStatus, now time.Time) corev1.NodeStatus
 	}
 	if prev != nil {
 		st.Images = prev.Images
+	}
+	if a.cfg.Images != nil {
+		if list, err := a.cfg.Images(); err != nil {
+			a.log.Warn("list images", "error", err) // keep the last list
+		} else {
+			st.Images = statusImages(list)
+		}
 	}
 	ready := corev1.NodeCondition{Type: corev1.NodeReady, Status: corev1.ConditionTrue,
 		Reason: "KubeletReady", Message: "kubelet is posting ready status"}

@@ -59,6 +59,8 @@ type Config struct {
 	// NodeIP is the node's InternalIP, every pod's IP (they use the host's
 	// network). Empty: looked up from the Node.
 	NodeIP string
+	// Images is the local image store. Nil: none, every image is absent.
+	Images ImageStore
 	// HTTPClient runs httpGet preStop hooks. Default: a plain client.
 	HTTPClient *http.Client
 }

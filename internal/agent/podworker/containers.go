@@ -40,23 +40,36 @@ func (w *worker) start(ctx context.Context, pod *corev1.Pod, c *corev1.Container
 	}
 	rec.Dir = attemptDir(w.dir, c.Name, rec.Attempt)
 
-	spec, standIn, err := w.spec(ctx, pod, c, rec)
+	spec, l, err := w.spec(ctx, pod, c, rec)
 	if err != nil {
-		msg := err.Error()
-		if w.configErr[c.Name] != msg {
-			w.event(pod, corev1.EventTypeWarning, "Failed", "Error: "+msg)
+		var b *blocked
+		if !errors.As(err, &b) {
+			b = configError(err)
 		}
-		w.configErr[c.Name] = msg
+		if prev := w.blocked[c.Name]; prev == nil || *prev != *b {
+			w.event(pod, corev1.EventTypeWarning, b.EventReason, b.EventMessage)
+		}
+		w.blocked[c.Name] = b
 		return now.Add(retryAfter)
 	}
-	delete(w.configErr, c.Name)
+	delete(w.blocked, c.Name)
+	if l.image != nil {
+		rec.Image, rec.ImageID, rec.StopSignal = l.image.ref, l.image.imageID(), l.image.image.Config.StopSignal
+		// H6: the image is in use while this attempt's directory exists.
+		if err := w.a.cfg.Images.Use(l.image.image.ID, rec.Dir); err != nil {
+			w.log.Warn("record image use", "image", l.image.ref, "error", err)
+		}
+	}
 	w.st.Containers[c.Name] = rec
 	w.save()
 
-	if standIn {
+	switch {
+	case l.image != nil:
+		w.eventf(pod, corev1.EventTypeNormal, reasonPulled, "Container image %q already present on machine and can be accessed by the pod", c.Image)
+	case l.standIn:
 		w.eventf(pod, corev1.EventTypeNormal, ReasonStandIn,
 			"Image %q is not in the local image store and the container has no command: running the built-in stand-in, which stays up until signalled", c.Image)
-	} else {
+	default:
 		w.eventf(pod, corev1.EventTypeNormal, ReasonHostCommand,
 			"Image %q is not in the local image store: running command %q on the host", c.Image, spec.Command[0])
 	}
@@ -112,38 +125,70 @@ func terminatedOf(id string, s process.Status) *terminated {
 		StartedAt: s.StartedAt, FinishedAt: s.FinishedAt}
 }
 
+// launch says where a container's program comes from.
+type launch struct {
+	image   *containerImage // the local store's image; nil if not there
+	standIn bool            // neither an image nor a command: the built-in stand-in
+}
+
 // spec builds the process to run: argv, environment, working directory.
-// standIn says the pause stand-in runs.
-func (w *worker) spec(ctx context.Context, pod *corev1.Pod, c *corev1.Container, rec *containerRecord) (process.Spec, bool, error) {
+// An image in the local store supplies what the container leaves out
+// (ENTRYPOINT, CMD, ENV, WORKDIR) and its files, unpacked under a root
+// directory (no mount namespace: see the package comment). Without it,
+// the container's command runs on the host, or the stand-in does.
+func (w *worker) spec(ctx context.Context, pod *corev1.Pod, c *corev1.Container, rec *containerRecord) (process.Spec, launch, error) {
+	img, err := w.findImage(c)
+	if err != nil {
+		return process.Spec{}, launch{}, err
+	}
 	ip := w.a.nodeIP(ctx)
 	env, err := w.env(ctx, pod, c, ip)
 	if err != nil {
-		return process.Spec{}, false, err
+		return process.Spec{}, launch{}, configError(err)
 	}
 	lookup := envMap(env)
+	command, args := expandAll(c.Command, lookup), expandAll(c.Args, lookup)
 	spec := process.Spec{Dir: rec.Dir, Env: env}
-	standIn := false
+	l := launch{image: img}
 	switch {
-	case len(c.Command) > 0:
-		spec.Command, spec.Args = expandAll(c.Command, lookup), expandAll(c.Args, lookup)
-	case len(c.Args) > 0:
+	case img != nil:
+		argv := argvFromImage(command, args, img.image.Config)
+		if len(argv) == 0 {
+			const msg = "no command specified"
+			return process.Spec{}, launch{}, &blocked{Reason: reasonCreateContainer, Message: msg, EventReason: "Failed", EventMessage: "Error: " + msg}
+		}
+		argv[0] = inRoot(img.rootFS, argv[0])
+		spec.Command, spec.Args = argv[:1], argv[1:]
+		spec.Env = envWithImage(img.image.Config.Env, env, img.rootFS)
+	case len(command) > 0:
+		spec.Command, spec.Args = command, args
+	case len(args) > 0:
 		// No image entrypoint to prepend: the args are the argv, as for
 		// an image with only CMD (busybox).
-		args := expandAll(c.Args, lookup)
 		spec.Command, spec.Args = args[:1], args[1:]
 	default:
-		spec.StandIn, standIn = true, true
+		spec.StandIn, l.standIn = true, true
 	}
-	if wd := c.WorkingDir; wd != "" {
-		if !filepath.IsAbs(wd) {
-			wd = filepath.Join(w.dir, "root", wd)
+	wd, base := c.WorkingDir, filepath.Join(w.dir, "root")
+	if img != nil {
+		base = img.rootFS
+		if wd == "" {
+			wd = img.image.Config.WorkingDir
+		}
+		if wd == "" {
+			wd = "/" // the image's root, as a container's default working directory
+		}
+	}
+	if wd != "" {
+		if img != nil || !filepath.IsAbs(wd) {
+			wd = filepath.Join(base, filepath.Clean("/"+wd))
 			if err := os.MkdirAll(wd, 0o750); err != nil {
-				return process.Spec{}, false, fmt.Errorf("working directory: %w", err)
+				return process.Spec{}, launch{}, configError(fmt.Errorf("working directory: %w", err))
 			}
 		}
 		spec.WorkingDir = wd
 	}
-	return spec, standIn, nil
+	return spec, l, nil
 }
 
 // findContainer returns the pod's container (init or regular) by name.

@@ -31,14 +31,25 @@
 //
 // # What runs
 //
-// There is no image store yet: a container's command and args run on the
-// host and a Normal event HostCommand says so. Without a command, the args
-// are the argv (an image without ENTRYPOINT, as busybox). Without either
+// An image in the local store (Config.Images, agent/images) supplies
+// what the container leaves out (ENTRYPOINT, CMD, ENV, WORKDIR,
+// STOPSIGNAL) and its files: without a mount namespace, the image's
+// unpacked root stands in for "/" by path (docs/decisions/0005): the
+// working directory is under it, an absolute program path found there
+// runs from there, the image's PATH is looked up there first, and
+// TERMINUS_ROOTFS names it. A Normal event Pulled says the image was
+// present; imagePullPolicy Never with the image absent is
+// ErrImageNeverPull, an unparsable name InvalidImageName.
+//
+// An image not in the store (pulls are not done yet) leaves the
+// container's command and args to run on the host, and a Normal event
+// HostCommand says so. Without a command, the args are the argv (an image
+// without ENTRYPOINT, as busybox). Without either
 // (registry.k8s.io/pause), the built-in stand-in runs: the container's
 // shim itself (process.Spec.StandIn), which waits for SIGTERM or SIGINT
 // and exits 0 as pause does; a Normal event StandIn says so.
 //
-// There are no mount namespaces either, so a volume cannot appear at its
+// There are no mount namespaces, so a volume cannot appear at its
 // mountPath. Each volume is a directory under the pod directory and a
 // container gets, for every volumeMount, the environment variable
 // TERMINUS_VOLUME_<NAME> (the volume's name upper-cased, '-' and '.' as

@@ -17,6 +17,7 @@ import (
 	"k8s.io/client-go/kubernetes"
 	"k8s.io/utils/clock"
 
+	"github.com/terminus-project/terminus/internal/agent/images"
 	"github.com/terminus-project/terminus/internal/agent/podworker"
 	"github.com/terminus-project/terminus/internal/agent/process"
 	"github.com/terminus-project/terminus/internal/apptest"
@@ -30,6 +31,7 @@ type env struct {
 	root   string
 	ns     string
 	exe    string
+	images *images.Store
 }
 
 func setup(t *testing.T) *env {
@@ -48,6 +50,9 @@ func setup(t *testing.T) *env {
 		t.Fatal(err)
 	}
 	e := &env{t: t, client: client, root: t.TempDir(), ns: "test", exe: exe}
+	if e.images, err = images.Open(filepath.Join(e.root, "images"), images.Options{Clock: clock.RealClock{}}); err != nil {
+		t.Fatal(err)
+	}
 	t.Cleanup(e.killLeftovers)
 	return e
 }
@@ -61,7 +66,7 @@ func (e *env) startAgent() (stop func()) {
 	if err != nil {
 		e.t.Fatal(err)
 	}
-	a, err := podworker.New(podworker.Config{Client: e.client, NodeName: nodeName, Runtime: rt, RootDir: e.root, Logger: log})
+	a, err := podworker.New(podworker.Config{Client: e.client, NodeName: nodeName, Runtime: rt, RootDir: e.root, Images: e.images, Logger: log})
 	if err != nil {
 		e.t.Fatal(err)
 	}

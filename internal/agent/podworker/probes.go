@@ -260,7 +260,7 @@ func (w *worker) beginKill(pod *corev1.Pod, c *corev1.Container, msg string, gra
 	}
 	g := grace.Effective(grace.Request{Spec: graceSeconds})
 	only := func(name string) bool { return name == c.Name }
-	rec.Kill = &containerKill{Message: msg, Restart: restart, Plan: grace.NewPlan(g, grace.ContainersOf(pod, only, nil), now)}
+	rec.Kill = &containerKill{Message: msg, Restart: restart, Plan: grace.NewPlan(g, grace.ContainersOf(pod, only, w.imageStopSignal), now)}
 	w.log.Info("killing container", "pod", klogKey(pod), "container", c.Name, "reason", msg, "grace", g)
 	w.save()
 }

@@ -55,6 +55,13 @@ type containerRecord struct {
 	Last *terminated `json:"last,omitempty"`
 	// BackOff is the crash-loop back-off entry.
 	BackOff backOff `json:"backOff,omitzero"`
+	// Image and ImageID are the current attempt's image in the local
+	// store (status image and imageID), StopSignal the image's STOPSIGNAL
+	// (G6 step 6), kept here so the stop plan has it even if the image
+	// is removed meanwhile. Empty when the program is not from an image.
+	Image      string `json:"image,omitempty"`
+	ImageID    string `json:"imageID,omitempty"`
+	StopSignal string `json:"stopSignal,omitempty"`
 	// Kill is the current attempt's kill while the pod is not
 	// terminating: a failed liveness or startup probe or postStart hook.
 	Kill *containerKill `json:"kill,omitempty"`

@@ -188,8 +188,9 @@ func (w *worker) statusOf(pod *corev1.Pod, c *corev1.Container, init, final bool
 			// pod as terminated with ContainerStatusUnknown.
 			cs.State.Terminated = &corev1.ContainerStateTerminated{ExitCode: 137, Reason: "ContainerStatusUnknown",
 				Message: "The container could not be located when the pod was terminated"}
-		case w.configErr[c.Name] != "":
-			cs.State.Waiting = &corev1.ContainerStateWaiting{Reason: "CreateContainerConfigError", Message: w.configErr[c.Name]}
+		case w.blocked[c.Name] != nil:
+			b := w.blocked[c.Name]
+			cs.State.Waiting = &corev1.ContainerStateWaiting{Reason: b.Reason, Message: b.Message}
 		case init:
 			cs.State.Waiting = &corev1.ContainerStateWaiting{Reason: reasonPodInitializing}
 		default:
@@ -202,6 +203,9 @@ func (w *worker) statusOf(pod *corev1.Pod, c *corev1.Container, init, final bool
 	}
 	cs.RestartCount = int32(rec.Attempt)
 	cs.ContainerID = containerIDPrefix + rec.ID
+	if rec.Image != "" {
+		cs.Image, cs.ImageID = rec.Image, rec.ImageID
+	}
 	if rec.Last != nil {
 		cs.LastTerminationState.Terminated = apiTerminated(rec.Last)
 	}

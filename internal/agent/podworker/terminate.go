@@ -34,7 +34,7 @@ func (w *worker) terminate(ctx context.Context, pod *corev1.Pod, hooks []hookRes
 			return ok && s.Running
 		}
 		g := grace.Effective(req)
-		w.st.Plan = grace.NewPlan(g, grace.ContainersOf(spec, running, nil), now)
+		w.st.Plan = grace.NewPlan(g, grace.ContainersOf(spec, running, w.imageStopSignal), now)
 		w.log.Info("terminating pod", "pod", klogKey(spec), "grace", g, "removed", w.st.Removed)
 	} else {
 		req.InUse = &w.st.Plan.GraceSeconds
@@ -100,6 +100,7 @@ func (w *worker) terminate(ctx context.Context, pod *corev1.Pod, hooks []hookRes
 	if err := os.RemoveAll(w.dir); err != nil {
 		w.log.Error("remove pod directory", "error", err)
 	}
+	w.releaseImages()
 	w.log.Info("pod finished", "pod", klogKey(spec))
 	return time.Time{}, true
 }

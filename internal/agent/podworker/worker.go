@@ -39,7 +39,7 @@ type worker struct {
 	st         *podState
 	saved      []byte // the state as last written (see saveState)
 	conts      map[string]*process.Container
-	configErr  map[string]string // CreateContainerConfigError messages
+	blocked    map[string]*blocked // containers that cannot be created yet
 	backOffAt  map[string]time.Time
 	volumesOK  bool
 	sent       *corev1.PodStatus // the last status written
@@ -70,7 +70,7 @@ func newWorker(a *Agent, uid types.UID, dir string) *worker {
 		a: a, uid: uid, dir: dir, log: a.log.With("uid", uid),
 		kick:       make(chan struct{}, 1),
 		conts:      map[string]*process.Container{},
-		configErr:  map[string]string{},
+		blocked:    map[string]*blocked{},
 		backOffAt:  map[string]time.Time{},
 		postStarts: map[string]string{}, probes: map[string]*containerProbes{},
 	}

@@ -1,0 +1,111 @@
+package e2e
+
+import (
+	"bytes"
+	"context"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+)
+
+// terminusCmd runs the terminus binary with args and returns its output
+// and exit error.
+func terminusCmd(t *testing.T, args ...string) (string, error) {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	defer cancel()
+	var out bytes.Buffer
+	c := exec.CommandContext(ctx, terminusBin, args...)
+	c.Stdout, c.Stderr = &out, &out
+	err := c.Run()
+	return out.String(), err
+}
+
+// TestImageBuildAndRun: a user builds an image into serve's agent's store
+// with `terminus image build`, runs a pod from it with kubectl, and the
+// image supplies the program, its files, its working directory and its
+// stop signal (G6 step 6); the store shows it in use (H6), refuses to
+// remove it while a container uses it, and the Node lists it.
+func TestImageBuildAndRun(t *testing.T) {
+	t.Parallel()
+	s := startServerWithAgent(t, "--storage=memory")
+	k := kubectl{name: "kubectl"}
+	for _, kv := range kubectlVersions() {
+		if kv.name == "kubectl" {
+			k = kv
+		}
+	}
+	if k.path == "" {
+		t.Skip("kubectl is not installed")
+	}
+	c := k.on(t, s)
+	root := filepath.Join(s.dataDir, "agent")
+	marks := t.TempDir()
+
+	src := t.TempDir()
+	script := "#!/bin/sh\n" +
+		`trap 'echo "$1" >> ` + filepath.Join(marks, "signal") + `; exit 0' INT` + "\n" +
+		`echo "hello from $(pwd) with $(cat greeting.txt)"` + "\n" +
+		"while :; do sleep 0.1; done\n"
+	if err := os.MkdirAll(filepath.Join(src, "app"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(src, "app", "run.sh"), []byte(script), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(src, "app", "greeting.txt"), []byte("the image's file\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	out, err := terminusCmd(t, "image", "build", "--root-dir", root, "--from-dir", src, "--tag", "hello:1",
+		"--entrypoint", `["/app/run.sh"]`, "--cmd", "SIGINT", "--workdir", "/app", "--stop-signal", "SIGINT")
+	if err != nil || !strings.Contains(out, "docker.io/library/hello:1") {
+		t.Fatalf("image build: %v\n%s", err, out)
+	}
+	if out, err := terminusCmd(t, "image", "ls", "--root-dir", root); err != nil || !strings.Contains(out, "docker.io/library/hello:1") || !strings.Contains(out, "never") {
+		t.Fatalf("image ls: %v\n%s", err, out)
+	}
+
+	c.ok("run", "hello", "--image=hello:1", "--image-pull-policy=Never")
+	c.ok("wait", "--for=condition=Ready", "pod/hello", "--timeout=60s")
+	eventually(t, podWait, func() error {
+		logs := c.ok("logs", "hello")
+		if !strings.Contains(logs, "hello from "+root) || !strings.Contains(logs, "/app with the image's file") {
+			return errNotYet("logs: " + logs)
+		}
+		return nil
+	})
+	if img := c.ok("get", "pod", "hello", "-o", "jsonpath={.status.containerStatuses[0].image}"); img != "docker.io/library/hello:1" {
+		t.Errorf("status image %q, want the normalized name", img)
+	}
+	if out, err := terminusCmd(t, "image", "ls", "--root-dir", root); err != nil || !strings.Contains(out, "yes (1)") {
+		t.Errorf("H6: image ls should show it in use: %v\n%s", err, out)
+	}
+	if out, err := terminusCmd(t, "image", "rm", "--root-dir", root, "hello:1"); err == nil || !strings.Contains(out, "in use") {
+		t.Errorf("image rm of an image in use: %v\n%s", err, out)
+	}
+	eventually(t, podWait, func() error {
+		if names := c.ok("get", "nodes", "-o", "jsonpath={.items[0].status.images[*].names}"); !strings.Contains(names, "docker.io/library/hello:1") {
+			return errNotYet("node status.images: " + names)
+		}
+		return nil
+	})
+
+	c.ok("delete", "pod", "hello")
+	got, err := os.ReadFile(filepath.Join(marks, "signal"))
+	if err != nil || strings.TrimSpace(string(got)) != "SIGINT" {
+		t.Errorf("G6: the image's stop signal should have ended the program: %q %v", got, err)
+	}
+	eventually(t, podWait, func() error {
+		out, err := terminusCmd(t, "image", "rm", "--root-dir", root, "hello:1")
+		if err != nil {
+			return errNotYet("image rm: " + out)
+		}
+		return nil
+	})
+	if out, err := terminusCmd(t, "image", "ls", "--root-dir", root); err != nil || strings.Contains(out, "hello") {
+		t.Errorf("image ls after rm: %v\n%s", err, out)
+	}
+}
