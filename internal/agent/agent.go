@@ -81,6 +81,9 @@ type Config struct {
 	Logger     *slog.Logger
 	// Registerer receives the agent's metrics; nil: none.
 	Registerer prometheus.Registerer
+	// GC is the node's garbage collection of dead containers and unused
+	// images (spec H). Nil: the kubelet's defaults.
+	GC *GC
 }
 
 // Info says where a started agent is.
@@ -126,9 +129,20 @@ func Run(ctx context.Context, cfg Config, started func(Info)) error {
 	if err != nil {
 		return fmt.Errorf("agent: image store: %w", err)
 	}
+	gc := cfg.GC
+	if gc == nil {
+		gc = DefaultGC()
+	}
+	recorder, stopEvents := newRecorder(cfg.Client, cfg.NodeName, cfg.Clock)
+	defer stopEvents()
+	imageGC, err := newImageGC(store, gc, cfg, recorder)
+	if err != nil {
+		return fmt.Errorf("agent: image gc: %w", err)
+	}
 	pods, err := podworker.New(podworker.Config{
 		Client: cfg.Client, NodeName: cfg.NodeName, Runtime: runtime, RootDir: cfg.RootDir, Images: store,
 		NodeIP: cfg.NodeIP.String(), Clock: cfg.Clock, Logger: log, Registerer: cfg.Registerer,
+		ContainerGC: &gc.Containers, ContainerGCPeriod: gc.ContainerGCPeriod, Recorder: recorder,
 	})
 	if err != nil {
 		return err
@@ -177,6 +191,9 @@ func Run(ctx context.Context, cfg Config, started func(Info)) error {
 	g.Go(func() error { return api.Run(gctx) })
 	g.Go(func() error { return pods.Run(gctx) })
 	g.Go(func() error { return registration.Run(gctx) })
+	if gc.ImageGCPeriod >= 0 {
+		g.Go(func() error { return imageGC.Run(gctx) })
+	}
 	return g.Wait()
 }
 

@@ -34,6 +34,11 @@ func (k *kubeletPods) ListPods() []*corev1.Pod { return k.pods.Pods() }
 
 func (k *kubeletPods) ContainerLogs(ctx context.Context, pod *corev1.Pod, container, containerID string, opts kubeletapi.LogOptions, w io.Writer) error {
 	dir, err := k.pods.ContainerDir(pod, container, containerID)
+	if errors.Is(err, podworker.ErrContainerNotFound) && containerID != "" {
+		// The kubelet's words when the runtime no longer has the
+		// container (collected by container GC).
+		return fmt.Errorf("unable to retrieve container logs for %s", containerID)
+	}
 	if err != nil {
 		return err
 	}

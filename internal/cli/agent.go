@@ -36,11 +36,13 @@ type AgentOptions struct {
 	Taints       []string
 	MaxPods      int
 	LogLevel     string
+	// GC is the agent's garbage collection (spec H).
+	GC *gcOptions
 }
 
 // NewAgentOptions returns the defaults.
 func NewAgentOptions() *AgentOptions {
-	return &AgentOptions{NodeName: defaultNodeName(), Address: "0.0.0.0", LogLevel: "warn"}
+	return &AgentOptions{NodeName: defaultNodeName(), Address: "0.0.0.0", LogLevel: "warn", GC: newGCOptions()}
 }
 
 // AddFlags registers the flags.
@@ -56,6 +58,7 @@ func (o *AgentOptions) AddFlags(fs *pflag.FlagSet) {
 	fs.StringSliceVar(&o.Taints, "register-with-taints", o.Taints, "taints to register the Node with, key=value:Effect,...")
 	fs.IntVar(&o.MaxPods, "max-pods", o.MaxPods, "pods capacity (0: 110)")
 	fs.StringVar(&o.LogLevel, "log-level", o.LogLevel, "log level: debug, info, warn or error")
+	o.GC.addFlags(fs, "config")
 }
 
 // Validate checks the flags.
@@ -77,6 +80,9 @@ func (o *AgentOptions) Validate() error {
 		errs = append(errs, err)
 	}
 	if _, err := parseLevel(o.LogLevel); err != nil {
+		errs = append(errs, err)
+	}
+	if _, _, err := o.GC.config(); err != nil {
 		errs = append(errs, err)
 	}
 	return errors.Join(errs...)
@@ -168,10 +174,17 @@ func newAgentCommand(stdout, stderr io.Writer) *cobra.Command {
 				root = filepath.Join(".terminus-agent", o.NodeName)
 			}
 			taints, _ := parseTaints(o.Taints)
+			gc, maxPods, err := o.GC.config()
+			if err != nil {
+				return err
+			}
+			if maxPods == 0 || o.GC.given("max-pods") { // a flag given wins over the file
+				maxPods = o.MaxPods
+			}
 			return agent.Run(cmd.Context(), agent.Config{
 				Client: client, NodeName: o.NodeName, RootDir: root, NodeIP: nodeIP,
 				Address: net.ParseIP(o.Address), Port: o.Port, ClientCAs: cas,
-				Labels: o.NodeLabels, Taints: taints, MaxPods: o.MaxPods,
+				Labels: o.NodeLabels, Taints: taints, MaxPods: maxPods, GC: gc,
 				Version: versionInfo().GitVersion, Logger: logger,
 			}, func(info agent.Info) {
 				fmt.Fprintf(stdout, "node agent %s: kubelet API at %s, node IP %s, root %s\n", o.NodeName, info.KubeletAddr, nodeIP, root)

@@ -36,6 +36,8 @@ type ServeOptions struct {
 	KubeletPort  int
 	AgentRootDir string
 	MaxPods      int
+	// GC is the in-process agent's garbage collection (spec H).
+	GC *gcOptions
 }
 
 // NewServeOptions returns the defaults.
@@ -49,6 +51,7 @@ func NewServeOptions() *ServeOptions {
 		Profiling:   true,
 		NodeAgent:   true,
 		NodeName:    defaultNodeName(),
+		GC:          newGCOptions(),
 	}
 }
 
@@ -68,6 +71,7 @@ func (o *ServeOptions) AddFlags(fs *pflag.FlagSet) {
 	fs.IntVar(&o.KubeletPort, "kubelet-port", o.KubeletPort, "the in-process agent's kubelet API port; 0 picks a free one")
 	fs.IntVar(&o.MaxPods, "max-pods", o.MaxPods, "the in-process agent's pods capacity (0: 110)")
 	fs.StringVar(&o.AgentRootDir, "agent-root-dir", o.AgentRootDir, "the in-process agent's directory for pod files (default: <data-dir>/agent)")
+	o.GC.addFlags(fs, "agent-config")
 	fs.StringVar(&o.LogLevel, "log-level", o.LogLevel, "log level: debug, info, warn or error")
 }
 
@@ -103,6 +107,9 @@ func (o *ServeOptions) Validate() error {
 		if o.MaxPods < 0 {
 			errs = append(errs, errors.New("--max-pods must not be negative"))
 		}
+		if _, _, err := o.GC.config(); err != nil {
+			errs = append(errs, err)
+		}
 	}
 	if _, err := parseLevel(o.LogLevel); err != nil {
 		errs = append(errs, err)
@@ -136,7 +143,11 @@ func newServeCommand(stdout, stderr io.Writer) *cobra.Command {
 				DataDir: o.DataDir, BindAddress: o.BindAddress, SecurePort: o.SecurePort,
 				EtcdServers: o.EtcdServers, Storage: o.Storage, Profiling: o.Profiling,
 				Controllers: o.Controllers, NamespaceDeletionDelay: o.NamespaceDeletionDelay,
-				Version: versionInfo(), Logger: logger, Agent: o.agentConfig(),
+				Version: versionInfo(), Logger: logger,
+			}
+			var err error
+			if cfg.Agent, err = o.agentConfig(); err != nil {
+				return err
 			}
 			return app.Run(cmd.Context(), cfg, func(info app.Info) {
 				fmt.Fprintf(stdout, "terminus is serving at %s\nkubeconfig: %s\n  export KUBECONFIG=%s\n",
@@ -151,9 +162,9 @@ func newServeCommand(stdout, stderr io.Writer) *cobra.Command {
 // agentConfig is the in-process agent's configuration, nil without one. A
 // server on loopback makes a node on loopback: a local cluster whose pods
 // and kubelet API are not reachable from elsewhere.
-func (o *ServeOptions) agentConfig() *app.AgentConfig {
+func (o *ServeOptions) agentConfig() (*app.AgentConfig, error) {
 	if !o.NodeAgent {
-		return nil
+		return nil, nil
 	}
 	ip := net.ParseIP(o.NodeIP)
 	if ip == nil {
@@ -163,5 +174,12 @@ func (o *ServeOptions) agentConfig() *app.AgentConfig {
 			ip = hostIP()
 		}
 	}
-	return &app.AgentConfig{NodeName: o.NodeName, NodeIP: ip, Port: o.KubeletPort, RootDir: o.AgentRootDir, MaxPods: o.MaxPods}
+	gc, maxPods, err := o.GC.config()
+	if err != nil {
+		return nil, err
+	}
+	if maxPods == 0 || o.GC.given("max-pods") { // a flag given wins over the file
+		maxPods = o.MaxPods
+	}
+	return &app.AgentConfig{NodeName: o.NodeName, NodeIP: ip, Port: o.KubeletPort, RootDir: o.AgentRootDir, MaxPods: maxPods, GC: gc}, nil
 }

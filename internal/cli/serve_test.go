@@ -4,6 +4,8 @@ import (
 	"bytes"
 	"strings"
 	"testing"
+
+	"github.com/terminus-project/terminus/internal/app"
 )
 
 func TestServeOptionsValidate(t *testing.T) {
@@ -66,15 +68,26 @@ func TestUnknownFlagFails(t *testing.T) {
 func TestServeAgentConfig(t *testing.T) {
 	o := NewServeOptions()
 	o.NodeName = "n1"
-	if ip := o.agentConfig().NodeIP.String(); ip != "127.0.0.1" {
+	agentConfig := func() *app.AgentConfig {
+		t.Helper()
+		ac, err := o.agentConfig()
+		if err != nil {
+			t.Fatal(err)
+		}
+		return ac
+	}
+	if ip := agentConfig().NodeIP.String(); ip != "127.0.0.1" {
 		t.Errorf("serve on loopback: node IP %s, want 127.0.0.1", ip)
 	}
 	o.NodeIP = "10.1.2.3"
-	if ip := o.agentConfig().NodeIP.String(); ip != "10.1.2.3" {
+	if ip := agentConfig().NodeIP.String(); ip != "10.1.2.3" {
 		t.Errorf("--node-ip: node IP %s", ip)
 	}
+	if gc := agentConfig().GC; gc == nil || gc.Images.HighThresholdPercent != 85 || gc.Containers.MaxPerPodContainer != 1 {
+		t.Errorf("GC defaults: %+v", gc)
+	}
 	o.NodeAgent = false
-	if o.agentConfig() != nil {
+	if agentConfig() != nil {
 		t.Error("--node-agent=false still configures an agent")
 	}
 }

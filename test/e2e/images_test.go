@@ -3,6 +3,7 @@ package e2e
 import (
 	"bytes"
 	"context"
+	"crypto/rand"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -108,4 +109,106 @@ func TestImageBuildAndRun(t *testing.T) {
 	if out, err := terminusCmd(t, "image", "ls", "--root-dir", root); err != nil || strings.Contains(out, "hello") {
 		t.Errorf("image ls after rm: %v\n%s", err, out)
 	}
+}
+
+// TestNodeGarbageCollection: the agent collects dead containers and
+// unused images by the kubelet's rules, configured with its flags:
+// `kubectl logs --previous` shows a restarted container's last instance
+// until container GC removes it after --minimum-container-ttl-duration
+// (H2, H3; H4 keeps it at the restart), and image GC removes an unused
+// image, never the one a pod uses, once usage crosses the high threshold
+// of a small --image-fs-capacity (H5–H7), with an event on the Node.
+func TestNodeGarbageCollection(t *testing.T) {
+	t.Parallel()
+	s := startServerWithAgent(t, "--storage=memory",
+		"--container-gc-period=1s", "--minimum-container-ttl-duration=3s", "--maximum-dead-containers-per-container=0",
+		"--image-gc-period=1s", "--image-fs-capacity=500Ki", "--image-gc-high-threshold=50", "--image-gc-low-threshold=45",
+		"--minimum-image-ttl-duration=8s")
+	k := kubectl{name: "kubectl"}
+	for _, kv := range kubectlVersions() {
+		if kv.name == "kubectl" {
+			k = kv
+		}
+	}
+	if k.path == "" {
+		t.Skip("kubectl is not installed")
+	}
+	c := k.on(t, s)
+	root := filepath.Join(s.dataDir, "agent")
+
+	t.Run("dead container kept, then collected after its TTL", func(t *testing.T) {
+		c := k.on(t, s)
+		mark := filepath.Join(t.TempDir(), "ran")
+		script := `echo "run $(date +%s%N)"; if [ ! -e ` + mark + ` ]; then touch ` + mark + `; exit 1; fi; sleep 3600`
+		c.runIn(podManifest("crashonce", "Always", 1, script), nil, "apply", "-f", "-")
+		eventually(t, podWait, func() error {
+			if n := c.ok("get", "pod", "crashonce", "-o", "jsonpath={.status.containerStatuses[0].restartCount}"); n != "1" {
+				return errNotYet("restartCount " + n)
+			}
+			return nil
+		})
+		if r := c.run("logs", "crashonce", "--previous"); r.code != 0 || !strings.HasPrefix(r.stdout, "run ") {
+			t.Fatalf("H4: logs --previous right after the restart: %s", r)
+		}
+		eventually(t, podWait, func() error {
+			r := c.run("logs", "crashonce", "--previous")
+			if r.code == 0 {
+				return errNotYet("the dead instance is still there")
+			}
+			if !strings.Contains(r.stderr, "unable to retrieve container logs for terminus://") {
+				t.Fatalf("logs --previous once collected: %s", r)
+			}
+			return nil
+		})
+		if out := c.ok("logs", "crashonce"); !strings.HasPrefix(out, "run ") {
+			t.Errorf("the running instance's log is kept: %q", out)
+		}
+		c.ok("delete", "pod", "crashonce", "--grace-period=1")
+	})
+
+	t.Run("unused image collected above the threshold, the used one kept", func(t *testing.T) {
+		build := func(tag string, size int) {
+			dir := t.TempDir()
+			if err := os.MkdirAll(filepath.Join(dir, "app"), 0o755); err != nil {
+				t.Fatal(err)
+			}
+			if err := os.WriteFile(filepath.Join(dir, "app", "run.sh"), []byte("#!/bin/sh\nexec sleep 3600\n"), 0o755); err != nil {
+				t.Fatal(err)
+			}
+			noise := make([]byte, size) // incompressible, so the layer is as big as the file
+			if _, err := rand.Read(noise); err != nil {
+				t.Fatal(err)
+			}
+			if err := os.WriteFile(filepath.Join(dir, "app", "data"), noise, 0o644); err != nil {
+				t.Fatal(err)
+			}
+			if out, err := terminusCmd(t, "image", "build", "--root-dir", root, "--from-dir", dir, "--tag", tag, "--entrypoint", "/app/run.sh"); err != nil {
+				t.Fatalf("image build %s: %v\n%s", tag, err, out)
+			}
+		}
+		build("used:1", 100<<10)
+		c.ok("run", "user", "--image=used:1", "--image-pull-policy=Never")
+		build("unused:1", 200<<10)
+		c.ok("wait", "--for=condition=Ready", "pod/user", "--timeout=60s")
+		eventually(t, podWait, func() error {
+			out, err := terminusCmd(t, "image", "ls", "--root-dir", root)
+			if err != nil {
+				return err
+			}
+			if strings.Contains(out, "unused:1") {
+				return errNotYet("unused:1 still there")
+			}
+			if !strings.Contains(out, "docker.io/library/used:1") {
+				t.Fatalf("H6: the image in use was removed:\n%s", out)
+			}
+			return nil
+		})
+		eventually(t, podWait, func() error {
+			if out := c.ok("describe", "node"); !strings.Contains(out, "FreedDiskSpace") {
+				return errNotYet("no FreedDiskSpace event on the node")
+			}
+			return nil
+		})
+		c.ok("delete", "pod", "user", "--grace-period=1")
+	})
 }

@@ -24,6 +24,7 @@ import (
 	"k8s.io/client-go/tools/record"
 	"k8s.io/utils/clock"
 
+	"github.com/terminus-project/terminus/internal/agent/containergc"
 	"github.com/terminus-project/terminus/internal/agent/process"
 )
 
@@ -61,6 +62,13 @@ type Config struct {
 	NodeIP string
 	// Images is the local image store. Nil: none, every image is absent.
 	Images ImageStore
+	// ContainerGC is the container GC policy (H2). Nil: the kubelet's
+	// defaults (containergc.DefaultPolicy).
+	ContainerGC *containergc.Policy
+	// ContainerGCPeriod is the time between container GC passes (H1).
+	// Zero: a minute; negative: no periodic passes (H4's clean-up on a
+	// container's death still runs).
+	ContainerGCPeriod time.Duration
 	// HTTPClient runs httpGet preStop hooks. Default: a plain client.
 	HTTPClient *http.Client
 }
@@ -166,6 +174,9 @@ func (a *Agent) Run(ctx context.Context) error {
 		return nil // ctx ended
 	}
 	a.adoptOrphans(ctx)
+	if a.cfg.ContainerGCPeriod >= 0 {
+		a.wg.Go(func() { a.runContainerGC(ctx) })
+	}
 	<-ctx.Done()
 	return nil
 }

@@ -37,6 +37,7 @@ func (w *worker) start(ctx context.Context, pod *corev1.Pod, c *corev1.Container
 		if s, ok := w.containerStatus(c.Name); ok && !s.Running {
 			rec.Last = terminatedOf(prev.ID, s)
 		}
+		w.cleanDeadInstances(c.Name) // H4
 	}
 	rec.Dir = attemptDir(w.dir, c.Name, rec.Attempt)
 

@@ -7,9 +7,12 @@ import (
 )
 
 type metrics struct {
-	pods   prometheus.Gauge
-	starts prometheus.Counter
-	kills  *prometheus.CounterVec
+	pods              prometheus.Gauge
+	starts            prometheus.Counter
+	kills             *prometheus.CounterVec
+	deadContainers    prometheus.Gauge
+	containersRemoved prometheus.Counter
+	gcDuration        prometheus.Histogram
 }
 
 func newMetrics() *metrics {
@@ -23,11 +26,21 @@ func newMetrics() *metrics {
 		kills: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "terminus_podworker_stop_signals_total", Help: "Signals sent to stop containers (G6), by signal.",
 		}, []string{"signal"}),
+		deadContainers: prometheus.NewGauge(prometheus.GaugeOpts{
+			Name: "terminus_agent_dead_containers", Help: "Dead containers kept on the node after the last container GC pass (H2).",
+		}),
+		containersRemoved: prometheus.NewCounter(prometheus.CounterOpts{
+			Name: "terminus_agent_container_gc_removed_total", Help: "Dead containers removed by container GC, periodic and eager (H3, H4).",
+		}),
+		gcDuration: prometheus.NewHistogram(prometheus.HistogramOpts{
+			Name: "terminus_agent_container_gc_duration_seconds", Help: "Time of one container GC pass.",
+			Buckets: prometheus.ExponentialBuckets(0.001, 4, 8),
+		}),
 	}
 }
 
 func (m *metrics) collectors() []prometheus.Collector {
-	return []prometheus.Collector{m.pods, m.starts, m.kills}
+	return []prometheus.Collector{m.pods, m.starts, m.kills, m.deadContainers, m.containersRemoved, m.gcDuration}
 }
 
 func (m *metrics) register(r prometheus.Registerer) error {

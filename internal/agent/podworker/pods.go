@@ -3,6 +3,7 @@ package podworker
 import (
 	"errors"
 	"fmt"
+	"os"
 	"sort"
 	"strings"
 
@@ -72,7 +73,12 @@ func (a *Agent) ContainerDir(pod *corev1.Pod, container, containerID string) (st
 	case id == "" || id == rec.ID:
 		return rec.Dir, nil
 	case rec.Last != nil && rec.Last.ID == id && rec.Attempt > 0:
-		return attemptDir(a.podDir(pod.UID), container, rec.Attempt-1), nil
+		dir := attemptDir(a.podDir(pod.UID), container, rec.Attempt-1)
+		if _, err := os.Stat(dir); err != nil {
+			// Removed by container GC (H3, H4): no more --previous.
+			return "", fmt.Errorf("container %q in pod %s/%s: attempt %s removed: %w", container, pod.Namespace, pod.Name, id, ErrContainerNotFound)
+		}
+		return dir, nil
 	}
 	return "", fmt.Errorf("container %q in pod %s/%s has no attempt %s: %w", container, pod.Namespace, pod.Name, id, ErrContainerNotFound)
 }

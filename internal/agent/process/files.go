@@ -151,3 +151,29 @@ func sameProcess(pid int, startTicks uint64) bool {
 	st, err := readProcStat(pid)
 	return err == nil && st.StartTicks == startTicks
 }
+
+// Exited reports whether the container in dir has exited, as its shim
+// (or a failed start) recorded, and when it was created: when its program
+// started, or for one that never started, when its spec was written. It
+// reads two small files and attaches to nothing, so container GC can ask
+// it of every container on the node. A directory without a container
+// gives an error matching fs.ErrNotExist.
+func Exited(dir string) (created time.Time, exited bool, err error) {
+	fi, err := os.Stat(filepath.Join(dir, configFile))
+	if err != nil {
+		return time.Time{}, false, err
+	}
+	created = fi.ModTime()
+	var st state
+	switch err := readJSON(dir, stateFile, &st); {
+	case err == nil:
+		created = st.StartedAt
+	case !errors.Is(err, fs.ErrNotExist):
+		return time.Time{}, false, err
+	}
+	e, err := readExit(dir)
+	if err != nil {
+		return time.Time{}, false, err
+	}
+	return created, e != nil, nil
+}

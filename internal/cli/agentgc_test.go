@@ -1,0 +1,105 @@
+package cli
+
+import (
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/spf13/pflag"
+)
+
+// TestGCOptions: the GC flags with the kubelet's names and checks (H2,
+// H5), a KubeletConfiguration file under them, flags given winning over
+// the file.
+func TestGCOptions(t *testing.T) {
+	dir := t.TempDir()
+	file := func(name, body string) string {
+		p := filepath.Join(dir, name)
+		if err := os.WriteFile(p, []byte(body), 0o600); err != nil {
+			t.Fatal(err)
+		}
+		return p
+	}
+	good := file("good.yaml", `apiVersion: kubelet.config.k8s.io/v1beta1
+kind: KubeletConfiguration
+imageGCHighThresholdPercent: 70
+imageGCLowThresholdPercent: 50
+imageMinimumGCAge: 30s
+maxPods: 40
+`)
+	unknown := file("unknown.yaml", "apiVersion: kubelet.config.k8s.io/v1beta1\nkind: KubeletConfiguration\nimageGCHighThresholdPrecent: 70\n")
+	wrongKind := file("kind.yaml", "apiVersion: v1\nkind: ConfigMap\n")
+	badFile := file("bad.yaml", "apiVersion: kubelet.config.k8s.io/v1beta1\nkind: KubeletConfiguration\nimageGCHighThresholdPercent: 70\nimageGCLowThresholdPercent: 90\n")
+
+	tests := []struct {
+		name    string
+		args    []string
+		wantErr string
+		check   func(t *testing.T, o *gcOptions)
+	}{
+		{"defaults", nil, "", func(t *testing.T, o *gcOptions) {
+			gc, maxPods, _ := o.config()
+			if gc.Images.HighThresholdPercent != 85 || gc.Images.LowThresholdPercent != 80 || gc.Images.MinAge != 2*time.Minute ||
+				gc.Containers.MaxPerPodContainer != 1 || gc.Containers.MaxContainers != -1 || gc.ImageFSCapacity != 0 || maxPods != 0 {
+				t.Errorf("defaults: %+v maxPods %d", gc, maxPods)
+			}
+		}},
+		{"low not below high", []string{"--image-gc-high-threshold=80", "--image-gc-low-threshold=80"}, "imageGCLowThresholdPercent (--image-gc-low-threshold) 80 must be less than imageGCHighThresholdPercent (--image-gc-high-threshold) 80", nil},
+		{"percent out of range", []string{"--image-gc-high-threshold=101"}, "imageGCHighThresholdPercent (--image-gc-high-threshold) 101 must be between 0 and 100, inclusive", nil},
+		{"negative low", []string{"--image-gc-low-threshold=-1"}, "imageGCLowThresholdPercent (--image-gc-low-threshold) -1 must be between 0 and 100, inclusive", nil},
+		{"negative container ttl", []string{"--minimum-container-ttl-duration=-1s"}, "--minimum-container-ttl-duration -1s must not be negative", nil},
+		{"capacity", []string{"--image-fs-capacity=1Mi"}, "", func(t *testing.T, o *gcOptions) {
+			if gc, _, _ := o.config(); gc.ImageFSCapacity != 1<<20 {
+				t.Errorf("capacity %d", gc.ImageFSCapacity)
+			}
+		}},
+		{"bad capacity", []string{"--image-fs-capacity=lots"}, `--image-fs-capacity "lots"`, nil},
+		{"zero capacity", []string{"--image-fs-capacity=0"}, "must be positive", nil},
+		{"container flags", []string{"--maximum-dead-containers-per-container=3", "--maximum-dead-containers=10", "--minimum-container-ttl-duration=1m"}, "", func(t *testing.T, o *gcOptions) {
+			if gc, _, _ := o.config(); gc.Containers.MaxPerPodContainer != 3 || gc.Containers.MaxContainers != 10 || gc.Containers.MinAge != time.Minute {
+				t.Errorf("containers %+v", gc.Containers)
+			}
+		}},
+		{"config file", []string{"--config=" + good}, "", func(t *testing.T, o *gcOptions) {
+			gc, maxPods, _ := o.config()
+			if gc.Images.HighThresholdPercent != 70 || gc.Images.LowThresholdPercent != 50 || gc.Images.MinAge != 30*time.Second || maxPods != 40 {
+				t.Errorf("from the file: %+v maxPods %d", gc.Images, maxPods)
+			}
+		}},
+		{"flags win over the file", []string{"--config=" + good, "--image-gc-high-threshold=90"}, "", func(t *testing.T, o *gcOptions) {
+			if gc, _, _ := o.config(); gc.Images.HighThresholdPercent != 90 || gc.Images.LowThresholdPercent != 50 {
+				t.Errorf("%+v", gc.Images)
+			}
+		}},
+		{"unknown field in the file", []string{"--config=" + unknown}, `unknown field "imageGCHighThresholdPrecent"`, nil},
+		{"another kind", []string{"--config=" + wrongKind}, "", nil},
+		{"invalid values in the file", []string{"--config=" + badFile}, "imageGCLowThresholdPercent (--image-gc-low-threshold) 90 must be less than", nil},
+		{"missing file", []string{"--config=" + filepath.Join(dir, "none")}, "no such file", nil},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			o := newGCOptions()
+			fs := pflag.NewFlagSet("test", pflag.ContinueOnError)
+			o.addFlags(fs, "config")
+			if err := fs.Parse(tt.args); err != nil {
+				t.Fatal(err)
+			}
+			_, _, err := o.config()
+			switch {
+			case tt.name == "another kind":
+				if err == nil {
+					t.Error("a ConfigMap accepted as KubeletConfiguration")
+				}
+			case tt.wantErr == "" && err != nil:
+				t.Fatalf("config: %v", err)
+			case tt.wantErr != "" && (err == nil || !strings.Contains(err.Error(), tt.wantErr)):
+				t.Fatalf("config error %v, want %q", err, tt.wantErr)
+			}
+			if tt.check != nil {
+				tt.check(t, o)
+			}
+		})
+	}
+}
