@@ -527,3 +527,42 @@ func TestOpenRequiresClock(t *testing.T) {
 		t.Error("Open without a clock succeeded")
 	}
 }
+
+// TestCachedIndexFollowsOtherWriters: a store caches what it parsed, yet
+// sees what another store (the CLI's, another process's) writes to the
+// same directory, and its own writes.
+func TestCachedIndexFollowsOtherWriters(t *testing.T) {
+	s1, clk := newStore(t)
+	s2, err := Open(s1.Dir(), Options{Clock: clk})
+	if err != nil {
+		t.Fatal(err)
+	}
+	build := func(s *Store, tag string) Image {
+		t.Helper()
+		dir := t.TempDir()
+		mustWrite(t, filepath.Join(dir, "f"), tag, 0o644)
+		img, err := s.Build(context.Background(), BuildSpec{Dir: dir, Tag: tag})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return img
+	}
+	a := build(s1, "a:1")
+	if l, err := s1.List(); err != nil || len(l) != 1 {
+		t.Fatalf("List: %v %v", l, err)
+	}
+	build(s2, "b:1")
+	if l, err := s1.List(); err != nil || len(l) != 2 {
+		t.Fatalf("s1 does not see s2's image: %v %v", l, err)
+	}
+	if _, err := s2.Remove("a:1"); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := s1.Get(a.ID); !errors.Is(err, ErrNotFound) {
+		t.Fatalf("s1 still finds the image s2 removed: %v", err)
+	}
+	build(s1, "c:1")
+	if l, err := s2.List(); err != nil || len(l) != 2 {
+		t.Fatalf("s2 after s1's build: %v %v", l, err)
+	}
+}
