@@ -131,11 +131,18 @@ func EagerSelect(instances []Container, p Policy) []Container {
 	return out
 }
 
-// newestFirst orders by creation, newest first, ties by id so the order
-// is total.
+// newestFirst orders by creation, newest first; on a tie a protected
+// container (a current attempt, the newest by definition) first, then by
+// id so the order is total.
 func newestFirst(a, b Container) int {
 	if c := b.Created.Compare(a.Created); c != 0 {
 		return c
+	}
+	if a.Protected != b.Protected {
+		if a.Protected {
+			return -1
+		}
+		return 1
 	}
 	return cmp.Compare(a.ID, b.ID)
 }

@@ -107,3 +107,16 @@ func TestValidate(t *testing.T) {
 		t.Error("negative MinAge accepted")
 	}
 }
+
+// TestProtectedWinsTies: containers created in the same instant (a
+// coarse clock) keep the protected one as the newest.
+func TestProtectedWinsTies(t *testing.T) {
+	cs := []Container{
+		{PodUID: "a", Name: "c", ID: "0", Created: t0},
+		{PodUID: "a", Name: "c", ID: "1", Created: t0, Protected: true},
+		{PodUID: "a", Name: "c", ID: "2", Created: t0},
+	}
+	if got := ids(Select(cs, DefaultPolicy(), t0.Add(time.Hour))); !slices.Equal(got, []string{"2", "0"}) && !slices.Equal(got, []string{"0", "2"}) {
+		t.Errorf("Select = %v, want the two unprotected", got)
+	}
+}
