@@ -84,6 +84,9 @@ type Config struct {
 	// GC is the node's garbage collection of dead containers and unused
 	// images (spec H). Nil: the kubelet's defaults.
 	GC *GC
+	// PullImages pulls images from registries by imagePullPolicy
+	// (podworker.Config.PullImages).
+	PullImages bool
 }
 
 // Info says where a started agent is.
@@ -140,7 +143,7 @@ func Run(ctx context.Context, cfg Config, started func(Info)) error {
 		return fmt.Errorf("agent: image gc: %w", err)
 	}
 	pods, err := podworker.New(podworker.Config{
-		Client: cfg.Client, NodeName: cfg.NodeName, Runtime: runtime, RootDir: cfg.RootDir, Images: store,
+		Client: cfg.Client, NodeName: cfg.NodeName, Runtime: runtime, RootDir: cfg.RootDir, Images: store, PullImages: cfg.PullImages,
 		NodeIP: cfg.NodeIP.String(), Clock: cfg.Clock, Logger: log, Registerer: cfg.Registerer,
 		ContainerGC: &gc.Containers, ContainerGCPeriod: gc.ContainerGCPeriod, Recorder: recorder,
 	})

@@ -35,6 +35,8 @@ type AgentConfig struct {
 	// GC is the node's garbage collection (spec H); nil: the kubelet's
 	// defaults.
 	GC *agent.GC
+	// PullImages pulls images from registries by imagePullPolicy.
+	PullImages bool
 }
 
 // startAgent runs the in-process node agent as a client of this server
@@ -55,7 +57,7 @@ func startAgent(ctx context.Context, cfg Config, loopback *rest.Config, bundle *
 	acfg := agent.Config{
 		Client: client, NodeName: ac.NodeName, RootDir: root, NodeIP: ac.NodeIP, Address: ac.NodeIP,
 		Port: ac.Port, ClientCAs: bundle.CAPool, Version: cfg.Version.GitVersion,
-		MaxPods: ac.MaxPods, Executable: ac.Executable, GC: ac.GC, Clock: cfg.Clock, Logger: log.With("component", "agent"), Registerer: reg,
+		MaxPods: ac.MaxPods, Executable: ac.Executable, GC: ac.GC, PullImages: ac.PullImages, Clock: cfg.Clock, Logger: log.With("component", "agent"), Registerer: reg,
 	}
 	errc := make(chan error, 1)
 	started := make(chan struct{})

@@ -184,7 +184,7 @@ func newAgentCommand(stdout, stderr io.Writer) *cobra.Command {
 			return agent.Run(cmd.Context(), agent.Config{
 				Client: client, NodeName: o.NodeName, RootDir: root, NodeIP: nodeIP,
 				Address: net.ParseIP(o.Address), Port: o.Port, ClientCAs: cas,
-				Labels: o.NodeLabels, Taints: taints, MaxPods: maxPods, GC: gc,
+				Labels: o.NodeLabels, Taints: taints, MaxPods: maxPods, GC: gc, PullImages: o.GC.PullImages,
 				Version: versionInfo().GitVersion, Logger: logger,
 			}, func(info agent.Info) {
 				fmt.Fprintf(stdout, "node agent %s: kubelet API at %s, node IP %s, root %s\n", o.NodeName, info.KubeletAddr, nodeIP, root)

@@ -34,6 +34,8 @@ type gcOptions struct {
 	ImageFSCapacity         string
 	ImageGCPeriod           time.Duration
 	ContainerGCPeriod       time.Duration
+	// PullImages is not GC, but it is the image store's other policy.
+	PullImages bool
 
 	fs *pflag.FlagSet // to tell flags given from defaults
 }
@@ -62,6 +64,7 @@ func (o *gcOptions) addFlags(fs *pflag.FlagSet, configFlag string) {
 	fs.IntVar(&o.MaxDead, "maximum-dead-containers", o.MaxDead, "dead containers kept on the node; negative: no limit (H2)")
 	fs.StringVar(&o.ImageFSCapacity, "image-fs-capacity", o.ImageFSCapacity, "the image file system's capacity as a quantity (e.g. 100Mi), usage being the images' bytes; empty: the real file system's (statfs)")
 	fs.DurationVar(&o.ImageGCPeriod, "image-gc-period", o.ImageGCPeriod, "time between image GC passes (the kubelet's 5m); negative: none")
+	fs.BoolVar(&o.PullImages, "pull-images", o.PullImages, "pull images the local store lacks from their registries by imagePullPolicy, as the kubelet; off, such a container's command runs on the host (or the built-in stand-in)")
 	fs.DurationVar(&o.ContainerGCPeriod, "container-gc-period", o.ContainerGCPeriod, "time between container GC passes (the kubelet's 1m); negative: none")
 }
 

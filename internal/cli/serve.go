@@ -181,5 +181,5 @@ func (o *ServeOptions) agentConfig() (*app.AgentConfig, error) {
 	if maxPods == 0 || o.GC.given("max-pods") { // a flag given wins over the file
 		maxPods = o.MaxPods
 	}
-	return &app.AgentConfig{NodeName: o.NodeName, NodeIP: ip, Port: o.KubeletPort, RootDir: o.AgentRootDir, MaxPods: maxPods, GC: gc}, nil
+	return &app.AgentConfig{NodeName: o.NodeName, NodeIP: ip, Port: o.KubeletPort, RootDir: o.AgentRootDir, MaxPods: maxPods, GC: gc, PullImages: o.GC.PullImages}, nil
 }

@@ -117,3 +117,15 @@ func waitGone(t testing.TB, pid int, timeout time.Duration) {
 		return nil
 	})
 }
+
+// pathKubectl is the kubectl on PATH; the test is skipped without one.
+func pathKubectl(t *testing.T) kubectl {
+	t.Helper()
+	for _, k := range kubectlVersions() {
+		if k.name == "kubectl" && k.path != "" {
+			return k
+		}
+	}
+	t.Skip("kubectl is not installed")
+	return kubectl{}
+}

@@ -33,15 +33,7 @@ func terminusCmd(t *testing.T, args ...string) (string, error) {
 func TestImageBuildAndRun(t *testing.T) {
 	t.Parallel()
 	s := startServerWithAgent(t, "--storage=memory")
-	k := kubectl{name: "kubectl"}
-	for _, kv := range kubectlVersions() {
-		if kv.name == "kubectl" {
-			k = kv
-		}
-	}
-	if k.path == "" {
-		t.Skip("kubectl is not installed")
-	}
+	k := pathKubectl(t)
 	c := k.on(t, s)
 	root := filepath.Join(s.dataDir, "agent")
 	marks := t.TempDir()
@@ -124,15 +116,7 @@ func TestNodeGarbageCollection(t *testing.T) {
 		"--container-gc-period=1s", "--minimum-container-ttl-duration=3s", "--maximum-dead-containers-per-container=0",
 		"--image-gc-period=1s", "--image-fs-capacity=500Ki", "--image-gc-high-threshold=50", "--image-gc-low-threshold=45",
 		"--minimum-image-ttl-duration=8s")
-	k := kubectl{name: "kubectl"}
-	for _, kv := range kubectlVersions() {
-		if kv.name == "kubectl" {
-			k = kv
-		}
-	}
-	if k.path == "" {
-		t.Skip("kubectl is not installed")
-	}
+	k := pathKubectl(t)
 	c := k.on(t, s)
 	root := filepath.Join(s.dataDir, "agent")
 

@@ -39,15 +39,7 @@ spec:
 func TestKubectlRunningPods(t *testing.T) {
 	t.Parallel()
 	s := startServerWithAgent(t, "--storage=memory")
-	k := kubectl{name: "kubectl"}
-	for _, kv := range kubectlVersions() {
-		if kv.name == "kubectl" {
-			k = kv
-		}
-	}
-	if k.path == "" {
-		t.Skip("kubectl is not installed")
-	}
+	k := pathKubectl(t)
 	c := k.on(t, s)
 	marks := t.TempDir()
 	mark := func(name string) string { return filepath.Join(marks, name) }

@@ -470,11 +470,24 @@ func firstOrEmpty(s []string) string {
 // Get finds an image by reference (normalized first), by ID "sha256:<hex>", by bare hex ID or a
 // unique hex prefix of at least 12 characters, or by repo digest.
 func (s *Store) Get(ref string) (Image, error) {
+	// Every container start asks, so Get does not queue behind a long
+	// mutation (an image GC pass removes images one lock at a time): it
+	// reads without the lock first, which is safe because every file it
+	// reads is immutable or replaced by rename, and a mutation removes an
+	// image from index.json before its files. Only when a file vanished
+	// under it (a concurrent Remove) does it ask again under the lock.
+	if img, err := s.get(ref); err == nil || errors.Is(err, ErrNotFound) {
+		return img, err
+	}
 	unlock, err := s.lock(false)
 	if err != nil {
 		return Image{}, err
 	}
 	defer unlock()
+	return s.get(ref)
+}
+
+func (s *Store) get(ref string) (Image, error) {
 	recs, _, err := s.records()
 	if err != nil {
 		return Image{}, err

@@ -62,6 +62,12 @@ type Config struct {
 	NodeIP string
 	// Images is the local image store. Nil: none, every image is absent.
 	Images ImageStore
+	// PullImages pulls images by imagePullPolicy, as the kubelet does
+	// (Pulling, Pulled, ErrImagePull, ImagePullBackOff). Off, an image
+	// the store lacks is not pulled: the container's command runs on the
+	// host, or the stand-in (issue 6's rule for machines without a
+	// registry).
+	PullImages bool
 	// ContainerGC is the container GC policy (H2). Nil: the kubelet's
 	// defaults (containergc.DefaultPolicy).
 	ContainerGC *containergc.Policy

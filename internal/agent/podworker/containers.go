@@ -65,8 +65,7 @@ func (w *worker) start(ctx context.Context, pod *corev1.Pod, c *corev1.Container
 	w.save()
 
 	switch {
-	case l.image != nil:
-		w.eventf(pod, corev1.EventTypeNormal, reasonPulled, "Container image %q already present on machine and can be accessed by the pod", c.Image)
+	case l.image != nil: // findImage said Pulled
 	case l.standIn:
 		w.eventf(pod, corev1.EventTypeNormal, ReasonStandIn,
 			"Image %q is not in the local image store and the container has no command: running the built-in stand-in, which stays up until signalled", c.Image)
@@ -138,7 +137,7 @@ type launch struct {
 // directory (no mount namespace: see the package comment). Without it,
 // the container's command runs on the host, or the stand-in does.
 func (w *worker) spec(ctx context.Context, pod *corev1.Pod, c *corev1.Container, rec *containerRecord) (process.Spec, launch, error) {
-	img, err := w.findImage(c)
+	img, err := w.findImage(ctx, pod, c)
 	if err != nil {
 		return process.Spec{}, launch{}, err
 	}

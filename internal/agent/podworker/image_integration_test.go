@@ -3,10 +3,20 @@ package podworker_test
 import (
 	"bytes"
 	"context"
+	"io"
+	"log"
+	"net/http/httptest"
 	"os"
 	"path/filepath"
 	"strings"
 	"testing"
+
+	"github.com/google/go-containerregistry/pkg/crane"
+	"github.com/google/go-containerregistry/pkg/name"
+	"github.com/google/go-containerregistry/pkg/registry"
+	v1 "github.com/google/go-containerregistry/pkg/v1"
+	"github.com/google/go-containerregistry/pkg/v1/mutate"
+	"github.com/google/go-containerregistry/pkg/v1/remote"
 
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
@@ -150,4 +160,66 @@ func TestImageNeverPull(t *testing.T) {
 		})
 		e.waitEvent(tc.event, tc.message)
 	}
+}
+
+// TestPullImages: with pulls on, an image the store lacks is pulled by
+// its policy (kubelet's Pulling and Pulled events) from a registry (here
+// go-containerregistry's, in process) and runs; an unreachable registry
+// is ErrImagePull, then ImagePullBackOff without another try until the
+// back-off has passed.
+func TestPullImages(t *testing.T) {
+	e := setup(t)
+	e.pull = true
+	reg := httptest.NewServer(registry.New(registry.Logger(log.New(io.Discard, "", 0))))
+	t.Cleanup(reg.Close)
+	host := strings.TrimPrefix(reg.URL, "http://")
+
+	base, err := crane.Image(map[string][]byte{"app/run.sh": []byte("echo pulled app ran in $(pwd)\nexec sleep 60\n")})
+	if err != nil {
+		t.Fatal(err)
+	}
+	img, err := mutate.Config(base, v1.Config{Cmd: []string{"sh", "run.sh"}, WorkingDir: "/app"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ref, err := name.ParseReference(host + "/app:1")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := remote.Write(ref, img); err != nil {
+		t.Fatal(err)
+	}
+	e.startAgent()
+
+	pod := e.create(&corev1.Pod{
+		ObjectMeta: metav1.ObjectMeta{Name: "pulled", Namespace: e.ns},
+		Spec: corev1.PodSpec{NodeName: nodeName, Containers: []corev1.Container{{
+			Name: "app", Image: host + "/app:1", ImagePullPolicy: corev1.PullIfNotPresent,
+		}}},
+	})
+	e.waitRunning("pulled")
+	e.waitEvent("Pulling", `Pulling image "`+host+`/app:1"`)
+	e.waitEvent("Pulled", `Successfully pulled image "`+host+`/app:1" in `)
+	if _, err := e.images.Get(host + "/app:1"); err != nil {
+		t.Errorf("the pulled image is not in the store: %v", err)
+	}
+	dir := filepath.Join(e.root, "pods", string(pod.UID), "containers", "app", "0")
+	apptest.Eventually(t, "the pulled image's program runs", func() (bool, error) {
+		var logs bytes.Buffer
+		err := process.WriteLogs(context.Background(), dir, process.LogOptions{Tail: -1}, &logs)
+		return strings.Contains(logs.String(), "pulled app ran in "), err
+	})
+
+	e.create(&corev1.Pod{
+		ObjectMeta: metav1.ObjectMeta{Name: "unreachable", Namespace: e.ns},
+		Spec: corev1.PodSpec{NodeName: nodeName, Containers: []corev1.Container{{
+			Name: "c", Image: "127.0.0.1:1/nothing:1", Command: []string{"sleep", "60"},
+		}}},
+	})
+	e.waitEvent("Failed", `Failed to pull image "127.0.0.1:1/nothing:1"`)
+	e.waitContainer("unreachable", "ImagePullBackOff", func(_ *corev1.Pod, cs corev1.ContainerStatus) bool {
+		return cs.State.Waiting != nil && cs.State.Waiting.Reason == "ImagePullBackOff" &&
+			strings.HasPrefix(cs.State.Waiting.Message, `Back-off pulling image "127.0.0.1:1/nothing:1": ErrImagePull: `)
+	})
+	e.waitEvent("BackOff", `Back-off pulling image "127.0.0.1:1/nothing:1"`)
 }

@@ -1,11 +1,13 @@
 package podworker
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"os"
 	"path/filepath"
 	"strings"
+	"time"
 
 	corev1 "k8s.io/api/core/v1"
 
@@ -17,6 +19,7 @@ import (
 // container uses which image (image GC never removes one in use, H6).
 type ImageStore interface {
 	Get(ref string) (images.Image, error)
+	Pull(ctx context.Context, ref string) (images.Image, error)
 	RootFS(id string) (string, error)
 	Use(id, holder string) error
 	Release(holder string) error
@@ -31,6 +34,9 @@ const (
 	reasonErrImageNeverPull = "ErrImageNeverPull"
 	reasonCreateContainer   = "CreateContainerError"
 	reasonCreateConfig      = "CreateContainerConfigError"
+	reasonPulling           = "Pulling"
+	reasonErrImagePull      = "ErrImagePull"
+	reasonImagePullBackOff  = "ImagePullBackOff"
 	rootFSEnv               = "TERMINUS_ROOTFS"
 )
 
@@ -67,40 +73,94 @@ func (ci *containerImage) imageID() string {
 	return ci.image.ID
 }
 
-// findImage looks c's image up in the local store (kubelet's
-// EnsureImageExists without the pull). nil, nil: not in the store, and
-// the policy allows going on without it (the host command or the
-// stand-in runs). A *blocked error: the container cannot start.
-func (w *worker) findImage(c *corev1.Container) (*containerImage, error) {
+// findImage is kubelet's EnsureImageExists: c's image from the local
+// store, pulled first when Config.PullImages is set and the policy asks
+// (Always; IfNotPresent with the image absent). nil, nil: the image is
+// not there and the agent goes on without it (the host command or the
+// stand-in runs, issue 6's rule when pulls are off). A *blocked error: the
+// container cannot start yet.
+func (w *worker) findImage(ctx context.Context, pod *corev1.Pod, c *corev1.Container) (*containerImage, error) {
 	ref, err := images.Normalize(c.Image)
 	if err != nil {
 		msg := fmt.Sprintf("Failed to apply default image tag %q: couldn't parse image name %q: %v", c.Image, c.Image, err)
 		return nil, &blocked{Reason: reasonInvalidImageName, Message: msg, EventReason: reasonInspectFailed, EventMessage: msg}
 	}
 	store := w.a.cfg.Images
-	var img images.Image
-	if store != nil {
-		img, err = store.Get(ref)
-		switch {
-		case errors.Is(err, images.ErrNotFound):
-			store = nil
-		case err != nil:
-			return nil, &blocked{Reason: reasonCreateContainer, Message: err.Error(), EventReason: "Failed", EventMessage: "Error: " + err.Error()}
-		}
-	}
 	if store == nil {
-		if c.ImagePullPolicy == corev1.PullNever {
-			msg := fmt.Sprintf("Container image %q is not present with pull policy of Never", c.Image)
-			return nil, &blocked{Reason: reasonErrImageNeverPull, Message: msg, EventReason: reasonErrImageNeverPull, EventMessage: msg}
-		}
-		return nil, nil
+		return nil, neverPull(c)
 	}
-	root, err := w.a.cfg.Images.RootFS(img.ID)
+	img, err := store.Get(ref)
+	present := err == nil
+	switch {
+	case errors.Is(err, images.ErrNotFound):
+	case err != nil:
+		return nil, &blocked{Reason: reasonCreateContainer, Message: err.Error(), EventReason: "Failed", EventMessage: "Error: " + err.Error()}
+	}
+	pull := w.a.cfg.PullImages && (c.ImagePullPolicy == corev1.PullAlways || (!present && c.ImagePullPolicy != corev1.PullNever))
+	switch {
+	case pull:
+		if img, err = w.pull(ctx, pod, c, ref); err != nil {
+			return nil, err
+		}
+	case !present:
+		return nil, neverPull(c)
+	default:
+		w.eventf(pod, corev1.EventTypeNormal, reasonPulled, "Container image %q already present on machine and can be accessed by the pod", c.Image)
+	}
+	root, err := store.RootFS(img.ID)
 	if err != nil {
 		msg := fmt.Sprintf("unpack image %s: %v", ref, err)
 		return nil, &blocked{Reason: reasonCreateContainer, Message: msg, EventReason: "Failed", EventMessage: "Error: " + msg}
 	}
 	return &containerImage{image: img, ref: ref, rootFS: root}, nil
+}
+
+// neverPull is an absent image: ErrImageNeverPull under policy Never,
+// else nil (the agent goes on without the image).
+func neverPull(c *corev1.Container) error {
+	if c.ImagePullPolicy != corev1.PullNever {
+		return nil
+	}
+	msg := fmt.Sprintf("Container image %q is not present with pull policy of Never", c.Image)
+	return &blocked{Reason: reasonErrImageNeverPull, Message: msg, EventReason: reasonErrImageNeverPull, EventMessage: msg}
+}
+
+// pull pulls ref for c with kubelet's events and back-off: a failed pull
+// is ErrImagePull, and until its back-off (10 s doubling to 5 min, as
+// the kubelet's image back-off) has passed the container is in
+// ImagePullBackOff without another try.
+func (w *worker) pull(ctx context.Context, pod *corev1.Pod, c *corev1.Container, ref string) (images.Image, error) {
+	now := w.a.clock.Now()
+	if b := w.pullBackOff[ref]; b != nil && now.Before(b.until) {
+		msg := fmt.Sprintf("Back-off pulling image %q: %s: %s", c.Image, reasonErrImagePull, b.err)
+		w.eventf(pod, corev1.EventTypeNormal, "BackOff", "Back-off pulling image %q", c.Image)
+		return images.Image{}, &blocked{Reason: reasonImagePullBackOff, Message: msg, EventReason: "Failed", EventMessage: "Error: " + reasonImagePullBackOff}
+	}
+	w.eventf(pod, corev1.EventTypeNormal, reasonPulling, "Pulling image %q", c.Image)
+	start := w.a.clock.Now()
+	img, err := w.a.cfg.Images.Pull(ctx, ref)
+	if err != nil {
+		b := w.pullBackOff[ref]
+		if b == nil {
+			b = &pullBackOff{}
+			w.pullBackOff[ref] = b
+		}
+		b.backOff.next(now)
+		b.until, b.err = now.Add(b.backOff.Duration), err.Error()
+		w.eventf(pod, corev1.EventTypeWarning, "Failed", "Failed to pull image %q: %v", c.Image, err)
+		return images.Image{}, &blocked{Reason: reasonErrImagePull, Message: err.Error(), EventReason: "Failed", EventMessage: "Error: " + reasonErrImagePull}
+	}
+	delete(w.pullBackOff, ref)
+	took := w.a.clock.Since(start).Round(time.Millisecond)
+	w.eventf(pod, corev1.EventTypeNormal, reasonPulled, "Successfully pulled image %q in %v (%v including waiting). Image size: %d bytes.", c.Image, took, took, img.Size)
+	return img, nil
+}
+
+// pullBackOff is one image's pull back-off.
+type pullBackOff struct {
+	backOff backOff
+	until   time.Time
+	err     string
 }
 
 // argvFromImage is the program a container from an image runs, by the

@@ -32,6 +32,7 @@ type env struct {
 	ns     string
 	exe    string
 	images *images.Store
+	pull   bool // the agent pulls images (Config.PullImages)
 }
 
 func setup(t *testing.T) *env {
@@ -66,7 +67,7 @@ func (e *env) startAgent() (stop func()) {
 	if err != nil {
 		e.t.Fatal(err)
 	}
-	a, err := podworker.New(podworker.Config{Client: e.client, NodeName: nodeName, Runtime: rt, RootDir: e.root, Images: e.images, Logger: log})
+	a, err := podworker.New(podworker.Config{Client: e.client, NodeName: nodeName, Runtime: rt, RootDir: e.root, Images: e.images, PullImages: e.pull, Logger: log})
 	if err != nil {
 		e.t.Fatal(err)
 	}

@@ -35,16 +35,18 @@ type worker struct {
 	probeReports []probeReport
 	kick         chan struct{}
 
-	wg         sync.WaitGroup // exit watchers and hooks
-	st         *podState
-	saved      []byte // the state as last written (see saveState)
-	conts      map[string]*process.Container
-	blocked    map[string]*blocked // containers that cannot be created yet
-	backOffAt  map[string]time.Time
-	volumesOK  bool
-	sent       *corev1.PodStatus // the last status written
-	sentBytes  []byte
-	terminalOK bool
+	wg      sync.WaitGroup // exit watchers and hooks
+	st      *podState
+	saved   []byte // the state as last written (see saveState)
+	conts   map[string]*process.Container
+	blocked map[string]*blocked // containers that cannot be created yet
+	// pullBackOff holds failed pulls by image reference (ImagePullBackOff).
+	pullBackOff map[string]*pullBackOff
+	backOffAt   map[string]time.Time
+	volumesOK   bool
+	sent        *corev1.PodStatus // the last status written
+	sentBytes   []byte
+	terminalOK  bool
 	// postStarts maps a container to its attempt whose postStart hook
 	// is running: until it returns the container is not running in the
 	// status, nor probed (kubelet's startContainer).
@@ -68,11 +70,12 @@ type postStartResult struct {
 func newWorker(a *Agent, uid types.UID, dir string) *worker {
 	return &worker{
 		a: a, uid: uid, dir: dir, log: a.log.With("uid", uid),
-		kick:       make(chan struct{}, 1),
-		conts:      map[string]*process.Container{},
-		blocked:    map[string]*blocked{},
-		backOffAt:  map[string]time.Time{},
-		postStarts: map[string]string{}, probes: map[string]*containerProbes{},
+		kick:        make(chan struct{}, 1),
+		conts:       map[string]*process.Container{},
+		blocked:     map[string]*blocked{},
+		pullBackOff: map[string]*pullBackOff{},
+		backOffAt:   map[string]time.Time{},
+		postStarts:  map[string]string{}, probes: map[string]*containerProbes{},
 	}
 }
 
