@@ -54,17 +54,27 @@ type Container struct {
 
 type unitKey struct{ pod, name string }
 
-// Select returns the dead containers to remove now, by the kubelet's
-// evictContainers (H3 steps 1, 3 and 4): containers younger than MinAge
-// are left out; in each (pod, container name) unit the newest
-// MaxPerPodContainer stay; then, if the node still has more than
-// MaxContainers, each unit is cut to max(1, MaxContainers / units) and
-// then the oldest go until MaxContainers remain. A protected container is
-// never returned, which may leave more than the policy allows.
-func Select(dead []Container, p Policy, now time.Time) []Container {
+// Decision is what a pass does with one dead container, and why (the
+// pod worker logs both at debug level).
+type Decision struct {
+	Container Container
+	Remove    bool
+	Reason    string
+}
+
+// Plan decides for every dead container by the kubelet's evictContainers
+// (H3 steps 1, 3 and 4): containers younger than MinAge are left out; in
+// each (pod, container name) unit the newest MaxPerPodContainer stay;
+// then, if the node still has more than MaxContainers, each unit is cut
+// to max(1, MaxContainers / units) and then the oldest go until
+// MaxContainers remain. A protected container is always kept, which may
+// leave more than the policy allows. Removals come oldest first.
+func Plan(dead []Container, p Policy, now time.Time) []Decision {
+	var kept, removed []Decision
 	units := map[unitKey][]Container{}
 	for _, c := range dead {
 		if now.Sub(c.Created) < p.MinAge {
+			kept = append(kept, Decision{Container: c, Reason: fmt.Sprintf("younger than the minimum age %v", p.MinAge)})
 			continue
 		}
 		k := unitKey{c.PodUID, c.Name}
@@ -74,41 +84,61 @@ func Select(dead []Container, p Policy, now time.Time) []Container {
 		slices.SortStableFunc(u, newestFirst)
 		units[k] = u
 	}
-	var out []Container
-	remove := func(oldest []Container) {
+	remove := func(oldest []Container, why string) {
 		for _, c := range oldest {
-			if !c.Protected {
-				out = append(out, c)
+			if c.Protected {
+				kept = append(kept, Decision{Container: c, Reason: "the container's current attempt"})
+			} else {
+				removed = append(removed, Decision{Container: c, Remove: true, Reason: why})
 			}
 		}
 	}
-	keepPerUnit := func(n int) {
+	keepPerUnit := func(n int, why string) {
 		for k, u := range units {
 			if len(u) > n {
-				remove(u[n:])
+				remove(u[n:], why)
 				units[k] = u[:n]
 			}
 		}
 	}
 	if p.MaxPerPodContainer >= 0 {
-		keepPerUnit(p.MaxPerPodContainer)
+		keepPerUnit(p.MaxPerPodContainer, fmt.Sprintf("beyond the newest %d dead instances of its container", p.MaxPerPodContainer))
 	}
 	total := 0
 	for _, u := range units {
 		total += len(u)
 	}
 	if p.MaxContainers >= 0 && total > p.MaxContainers {
-		keepPerUnit(max(1, p.MaxContainers/len(units)))
+		share := max(1, p.MaxContainers/len(units))
+		keepPerUnit(share, fmt.Sprintf("beyond its container's share (%d) of the node's %d dead containers", share, p.MaxContainers))
 		var flat []Container
 		for _, u := range units {
 			flat = append(flat, u...)
 		}
 		if len(flat) > p.MaxContainers {
 			slices.SortStableFunc(flat, newestFirst)
-			remove(flat[p.MaxContainers:])
+			remove(flat[p.MaxContainers:], fmt.Sprintf("among the oldest beyond the node's %d dead containers", p.MaxContainers))
+			flat = flat[:p.MaxContainers]
+		}
+		units = map[unitKey][]Container{{}: flat}
+	}
+	for _, u := range units {
+		for _, c := range u {
+			kept = append(kept, Decision{Container: c, Reason: "within the policy"})
 		}
 	}
-	slices.SortStableFunc(out, func(a, b Container) int { return -newestFirst(a, b) })
+	slices.SortStableFunc(removed, func(a, b Decision) int { return -newestFirst(a.Container, b.Container) })
+	return append(removed, kept...)
+}
+
+// Select returns the dead containers Plan removes, oldest first.
+func Select(dead []Container, p Policy, now time.Time) []Container {
+	var out []Container
+	for _, d := range Plan(dead, p, now) {
+		if d.Remove {
+			out = append(out, d.Container)
+		}
+	}
 	return out
 }
 

@@ -120,3 +120,42 @@ func TestProtectedWinsTies(t *testing.T) {
 		t.Errorf("Select = %v, want the two unprotected", got)
 	}
 }
+
+// TestPlanDecidesEveryContainerOnce: each dead container gets one
+// decision with a reason, the removals being Select's.
+func TestPlanDecidesEveryContainerOnce(t *testing.T) {
+	now := t0.Add(time.Hour)
+	dead := slices.Concat(dead("a", "c", 1, 2, 3), dead("b", "c", 4, 59))
+	dead[2].Protected = true
+	p := Policy{MinAge: 5 * time.Minute, MaxPerPodContainer: 0, MaxContainers: 1}
+	plan := Plan(dead, p, now)
+	if len(plan) != len(dead) {
+		t.Fatalf("%d decisions for %d containers", len(plan), len(dead))
+	}
+	seen := map[string]bool{}
+	var removed []string
+	for _, d := range plan {
+		if seen[d.Container.ID] || d.Reason == "" {
+			t.Errorf("decision %+v: duplicate or without reason", d)
+		}
+		seen[d.Container.ID] = true
+		if d.Remove {
+			removed = append(removed, d.Container.ID)
+		}
+	}
+	if want := ids(Select(dead, p, now)); !slices.Equal(removed, want) {
+		t.Errorf("Plan removes %v, Select %v", removed, want)
+	}
+	for _, d := range plan {
+		switch d.Container.ID {
+		case "a/c/03":
+			if d.Remove || d.Reason != "the container's current attempt" {
+				t.Errorf("protected: %+v", d)
+			}
+		case "b/c/59":
+			if d.Remove || d.Reason != "younger than the minimum age 5m0s" {
+				t.Errorf("young: %+v", d)
+			}
+		}
+	}
+}

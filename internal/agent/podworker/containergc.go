@@ -72,8 +72,12 @@ func (a *Agent) GarbageCollectContainers(ctx context.Context) (ContainerGCResult
 	}
 	res := ContainerGCResult{Dead: len(dead)}
 	var errs []error
-	for _, c := range containergc.Select(dead, a.gcPolicy(), a.clock.Now()) {
-		if err := a.removeContainer(c, "periodic"); err != nil {
+	for _, d := range containergc.Plan(dead, a.gcPolicy(), a.clock.Now()) {
+		if !d.Remove {
+			a.log.Debug("keeping dead container", "pod", d.Container.PodUID, "container", d.Container.Name, "dir", d.Container.Dir, "reason", d.Reason)
+			continue
+		}
+		if err := a.removeContainer(d.Container, d.Reason); err != nil {
 			errs = append(errs, err)
 			continue
 		}
@@ -170,7 +174,7 @@ func (w *worker) cleanDeadInstances(name string) {
 		dead = append(dead, containergc.Container{PodUID: string(w.uid), Name: name, ID: adir, Created: created, Dir: adir})
 	}
 	for _, c := range containergc.EagerSelect(dead, w.a.gcPolicy()) {
-		if err := w.a.removeContainer(c, "eager"); err != nil {
+		if err := w.a.removeContainer(c, "older than the newest dead instances kept when the container restarted (H4)"); err != nil {
 			w.log.Warn("remove dead container", "error", err)
 		}
 	}
