@@ -24,6 +24,8 @@ import (
 	"os"
 	"path/filepath"
 	"strconv"
+	"sync/atomic"
+	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
 	"golang.org/x/sync/errgroup"
@@ -87,6 +89,13 @@ type Config struct {
 	// PullImages pulls images from registries by imagePullPolicy
 	// (podworker.Config.PullImages).
 	PullImages bool
+	// ShutdownGracePeriod, if positive, makes the end of Run's ctx a
+	// graceful node shutdown (the kubelet's shutdownGracePeriod): the
+	// pods are stopped, the critical ones last with
+	// ShutdownGracePeriodCriticalPods, and left Failed, before Run
+	// returns. Zero: the pods go on running when the agent stops (their
+	// processes outlive it) and the next agent takes them over.
+	ShutdownGracePeriod, ShutdownGracePeriodCriticalPods time.Duration
 }
 
 // Info says where a started agent is.
@@ -124,6 +133,7 @@ func Run(ctx context.Context, cfg Config, started func(Info)) error {
 		return fmt.Errorf("agent: %w", err)
 	}
 
+	var shuttingDown shutdownFlag
 	runtime, err := process.New(process.Config{Logger: log.With("component", "runtime"), Clock: cfg.Clock, Executable: cfg.Executable})
 	if err != nil {
 		return err
@@ -176,8 +186,9 @@ func Run(ctx context.Context, cfg Config, started func(Info)) error {
 		Client: cfg.Client, NodeName: cfg.NodeName, Addresses: addresses, Port: int32(port),
 		Machine: machine, Labels: cfg.Labels, Taints: cfg.Taints,
 		KubeletVersion: cfg.Version, RuntimeVersion: "terminus://" + cfg.Version,
-		Images: func() ([]node.Image, error) { return nodeImages(store) },
-		Clock:  cfg.Clock, Logger: log,
+		Images:  func() ([]node.Image, error) { return nodeImages(store) },
+		Healthy: shuttingDown.err,
+		Clock:   cfg.Clock, Logger: log,
 	})
 	if err != nil {
 		return err
@@ -190,7 +201,24 @@ func Run(ctx context.Context, cfg Config, started func(Info)) error {
 	// The pod workers and the kubelet API run until ctx ends; the node
 	// registration retries on its own. Each returns nil on ctx's end, so
 	// the first error stops the rest.
-	g, gctx := errgroup.WithContext(ctx)
+	runCtx, stop := context.WithCancel(context.WithoutCancel(ctx))
+	defer stop()
+	go func() {
+		select {
+		case <-ctx.Done():
+		case <-runCtx.Done():
+			return
+		}
+		if cfg.ShutdownGracePeriod > 0 {
+			shuttingDown.set()
+			log.Info("node shutdown", "gracePeriod", cfg.ShutdownGracePeriod, "criticalPods", cfg.ShutdownGracePeriodCriticalPods)
+			sctx, cancel := context.WithTimeout(runCtx, cfg.ShutdownGracePeriod+5*time.Second)
+			pods.Shutdown(sctx, cfg.ShutdownGracePeriod, cfg.ShutdownGracePeriodCriticalPods)
+			cancel()
+		}
+		stop()
+	}()
+	g, gctx := errgroup.WithContext(runCtx)
 	g.Go(func() error { return api.Run(gctx) })
 	g.Go(func() error { return pods.Run(gctx) })
 	g.Go(func() error { return registration.Run(gctx) })
@@ -212,4 +240,17 @@ func nodeImages(store *images.Store) ([]node.Image, error) {
 		out[i] = node.Image{RepoDigests: img.RepoDigests, RepoTags: img.RepoTags, Size: img.Size}
 	}
 	return out, nil
+}
+
+// shutdownFlag makes the node NotReady once a shutdown began, as the
+// kubelet's node shutdown manager does.
+type shutdownFlag struct{ on atomic.Bool }
+
+func (f *shutdownFlag) set() { f.on.Store(true) }
+
+func (f *shutdownFlag) err() error {
+	if f.on.Load() {
+		return errors.New("node is shutting down")
+	}
+	return nil
 }

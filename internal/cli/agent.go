@@ -174,10 +174,11 @@ func newAgentCommand(stdout, stderr io.Writer) *cobra.Command {
 				root = filepath.Join(".terminus-agent", o.NodeName)
 			}
 			taints, _ := parseTaints(o.Taints)
-			gc, maxPods, err := o.GC.config()
+			gc, file, err := o.GC.config()
 			if err != nil {
 				return err
 			}
+			maxPods := file.MaxPods
 			if maxPods == 0 || o.GC.given("max-pods") { // a flag given wins over the file
 				maxPods = o.MaxPods
 			}
@@ -185,6 +186,7 @@ func newAgentCommand(stdout, stderr io.Writer) *cobra.Command {
 				Client: client, NodeName: o.NodeName, RootDir: root, NodeIP: nodeIP,
 				Address: net.ParseIP(o.Address), Port: o.Port, ClientCAs: cas,
 				Labels: o.NodeLabels, Taints: taints, MaxPods: maxPods, GC: gc, PullImages: o.GC.PullImages,
+				ShutdownGracePeriod: file.ShutdownGracePeriod, ShutdownGracePeriodCriticalPods: file.ShutdownGracePeriodCriticalPods,
 				Version: versionInfo().GitVersion, Logger: logger,
 			}, func(info agent.Info) {
 				fmt.Fprintf(stdout, "node agent %s: kubelet API at %s, node IP %s, root %s\n", o.NodeName, info.KubeletAddr, nodeIP, root)

@@ -54,7 +54,7 @@ func newGCOptions() *gcOptions {
 // KubeletConfiguration file's flag.
 func (o *gcOptions) addFlags(fs *pflag.FlagSet, configFlag string) {
 	o.fs = fs
-	fs.StringVar(&o.ConfigFile, configFlag, o.ConfigFile, "a KubeletConfiguration file (kubelet.config.k8s.io/v1beta1): its image GC fields and maxPods are used; flags given win")
+	fs.StringVar(&o.ConfigFile, configFlag, o.ConfigFile, "a KubeletConfiguration file (kubelet.config.k8s.io/v1beta1): its image GC fields, maxPods and the graceful node shutdown periods are used; flags given win")
 	fs.IntVar(&o.ImageGCHigh, "image-gc-high-threshold", o.ImageGCHigh, "image file system usage percent at or above which image GC runs (H5)")
 	fs.IntVar(&o.ImageGCLow, "image-gc-low-threshold", o.ImageGCLow, "image file system usage percent image GC frees down to (H5)")
 	fs.DurationVar(&o.MinImageTTL, "minimum-image-ttl-duration", o.MinImageTTL, "minimum age of an unused image before image GC may remove it (imageMinimumGCAge)")
@@ -71,15 +71,24 @@ func (o *gcOptions) addFlags(fs *pflag.FlagSet, configFlag string) {
 // given reports whether the flag name was set on the command line.
 func (o *gcOptions) given(name string) bool { return o.fs != nil && o.fs.Changed(name) }
 
+// fileSettings are the KubeletConfiguration fields that are not GC.
+type fileSettings struct {
+	MaxPods int
+	// ShutdownGracePeriod and ShutdownGracePeriodCriticalPods are the
+	// graceful node shutdown's (agent.Config).
+	ShutdownGracePeriod, ShutdownGracePeriodCriticalPods time.Duration
+}
+
 // config reads the KubeletConfiguration file, applies the flags over it
 // and validates the result as the kubelet does.
-func (o *gcOptions) config() (*agent.GC, int, error) {
+func (o *gcOptions) config() (*agent.GC, fileSettings, error) {
 	images := imagegc.Policy{HighThresholdPercent: o.ImageGCHigh, LowThresholdPercent: o.ImageGCLow, MinAge: o.MinImageTTL, MaxAge: o.MaxImageAge}
-	maxPods := 0
+	var file fileSettings
+	var errs []error
 	if o.ConfigFile != "" {
 		kc, err := readKubeletConfiguration(o.ConfigFile)
 		if err != nil {
-			return nil, 0, err
+			return nil, fileSettings{}, err
 		}
 		given := o.given
 		if kc.ImageGCHighThresholdPercent != nil && !given("image-gc-high-threshold") {
@@ -94,11 +103,24 @@ func (o *gcOptions) config() (*agent.GC, int, error) {
 		if kc.ImageMaximumGCAge.Duration != 0 && !given("image-maximum-gc-age") {
 			images.MaxAge = kc.ImageMaximumGCAge.Duration
 		}
-		maxPods = int(kc.MaxPods)
+		file.MaxPods = int(kc.MaxPods)
+		file.ShutdownGracePeriod, file.ShutdownGracePeriodCriticalPods = kc.ShutdownGracePeriod.Duration, kc.ShutdownGracePeriodCriticalPods.Duration
+		// The kubelet's validation of the graceful node shutdown fields.
+		if file.ShutdownGracePeriod < 0 {
+			errs = append(errs, fmt.Errorf("invalid configuration: shutdownGracePeriod %v must be >= 0", file.ShutdownGracePeriod))
+		}
+		if file.ShutdownGracePeriodCriticalPods < 0 {
+			errs = append(errs, fmt.Errorf("invalid configuration: shutdownGracePeriodCriticalPods %v must be >= 0", file.ShutdownGracePeriodCriticalPods))
+		}
+		if file.ShutdownGracePeriodCriticalPods > file.ShutdownGracePeriod {
+			errs = append(errs, fmt.Errorf("invalid configuration: shutdownGracePeriodCriticalPods %v must be <= shutdownGracePeriod %v", file.ShutdownGracePeriodCriticalPods, file.ShutdownGracePeriod))
+		}
+		if len(kc.ShutdownGracePeriodByPodPriority) > 0 {
+			errs = append(errs, errors.New("invalid configuration: shutdownGracePeriodByPodPriority is not supported by terminus (use shutdownGracePeriod and shutdownGracePeriodCriticalPods)"))
+		}
 	}
 	containers := containergc.Policy{MinAge: o.MinContainerTTL, MaxPerPodContainer: o.MaxDeadPerContainer, MaxContainers: o.MaxDead}
 	var capacity int64
-	var errs []error
 	if o.ImageFSCapacity != "" {
 		q, err := resource.ParseQuantity(o.ImageFSCapacity)
 		switch {
@@ -115,10 +137,10 @@ func (o *gcOptions) config() (*agent.GC, int, error) {
 	}
 	errs = append(errs, images.Validate(), containers.Validate())
 	if err := errors.Join(errs...); err != nil {
-		return nil, 0, err
+		return nil, fileSettings{}, err
 	}
 	return &agent.GC{Images: images, ImageFSCapacity: capacity, ImageGCPeriod: o.ImageGCPeriod,
-		Containers: containers, ContainerGCPeriod: o.ContainerGCPeriod}, maxPods, nil
+		Containers: containers, ContainerGCPeriod: o.ContainerGCPeriod}, file, nil
 }
 
 // readKubeletConfiguration decodes a KubeletConfiguration file strictly:

@@ -31,6 +31,8 @@ maxPods: 40
 `)
 	unknown := file("unknown.yaml", "apiVersion: kubelet.config.k8s.io/v1beta1\nkind: KubeletConfiguration\nimageGCHighThresholdPrecent: 70\n")
 	wrongKind := file("kind.yaml", "apiVersion: v1\nkind: ConfigMap\n")
+	shutdown := file("shutdown.yaml", "apiVersion: kubelet.config.k8s.io/v1beta1\nkind: KubeletConfiguration\nshutdownGracePeriod: 30s\nshutdownGracePeriodCriticalPods: 10s\n")
+	badShutdown := file("badshutdown.yaml", "apiVersion: kubelet.config.k8s.io/v1beta1\nkind: KubeletConfiguration\nshutdownGracePeriod: 10s\nshutdownGracePeriodCriticalPods: 20s\n")
 	badFile := file("bad.yaml", "apiVersion: kubelet.config.k8s.io/v1beta1\nkind: KubeletConfiguration\nimageGCHighThresholdPercent: 70\nimageGCLowThresholdPercent: 90\n")
 
 	tests := []struct {
@@ -40,7 +42,8 @@ maxPods: 40
 		check   func(t *testing.T, o *gcOptions)
 	}{
 		{"defaults", nil, "", func(t *testing.T, o *gcOptions) {
-			gc, maxPods, _ := o.config()
+			gc, file, _ := o.config()
+			maxPods := file.MaxPods
 			if gc.Images.HighThresholdPercent != 85 || gc.Images.LowThresholdPercent != 80 || gc.Images.MinAge != 2*time.Minute ||
 				gc.Containers.MaxPerPodContainer != 1 || gc.Containers.MaxContainers != -1 || gc.ImageFSCapacity != 0 || maxPods != 0 {
 				t.Errorf("defaults: %+v maxPods %d", gc, maxPods)
@@ -63,7 +66,8 @@ maxPods: 40
 			}
 		}},
 		{"config file", []string{"--config=" + good}, "", func(t *testing.T, o *gcOptions) {
-			gc, maxPods, _ := o.config()
+			gc, file, _ := o.config()
+			maxPods := file.MaxPods
 			if gc.Images.HighThresholdPercent != 70 || gc.Images.LowThresholdPercent != 50 || gc.Images.MinAge != 30*time.Second || maxPods != 40 {
 				t.Errorf("from the file: %+v maxPods %d", gc.Images, maxPods)
 			}
@@ -76,6 +80,12 @@ maxPods: 40
 		{"unknown field in the file", []string{"--config=" + unknown}, `unknown field "imageGCHighThresholdPrecent"`, nil},
 		{"another kind", []string{"--config=" + wrongKind}, "", nil},
 		{"invalid values in the file", []string{"--config=" + badFile}, "imageGCLowThresholdPercent (--image-gc-low-threshold) 90 must be less than", nil},
+		{"graceful node shutdown periods", []string{"--config=" + shutdown}, "", func(t *testing.T, o *gcOptions) {
+			if _, f, _ := o.config(); f.ShutdownGracePeriod != 30*time.Second || f.ShutdownGracePeriodCriticalPods != 10*time.Second {
+				t.Errorf("shutdown periods %+v", f)
+			}
+		}},
+		{"critical period longer than the whole", []string{"--config=" + badShutdown}, "invalid configuration: shutdownGracePeriodCriticalPods 20s must be <= shutdownGracePeriod 10s", nil},
 		{"missing file", []string{"--config=" + filepath.Join(dir, "none")}, "no such file", nil},
 	}
 	for _, tt := range tests {
@@ -101,5 +111,20 @@ maxPods: 40
 				tt.check(t, o)
 			}
 		})
+	}
+}
+
+// TestServeRefusesNodeShutdown: serve's in-process agent stops with its
+// server, so a graceful node shutdown period is refused there.
+func TestServeRefusesNodeShutdown(t *testing.T) {
+	p := filepath.Join(t.TempDir(), "k.yaml")
+	if err := os.WriteFile(p, []byte("apiVersion: kubelet.config.k8s.io/v1beta1\nkind: KubeletConfiguration\nshutdownGracePeriod: 30s\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	o := NewServeOptions()
+	o.NodeName = "n1"
+	o.GC.ConfigFile = p
+	if _, err := o.agentConfig(); err == nil || !strings.Contains(err.Error(), "terminus agent only") {
+		t.Errorf("agentConfig: %v", err)
 	}
 }

@@ -174,10 +174,16 @@ func (o *ServeOptions) agentConfig() (*app.AgentConfig, error) {
 			ip = hostIP()
 		}
 	}
-	gc, maxPods, err := o.GC.config()
+	gc, file, err := o.GC.config()
 	if err != nil {
 		return nil, err
 	}
+	if file.ShutdownGracePeriod > 0 {
+		// The in-process agent stops with the server it talks to, so
+		// there is no API left to write the pods' statuses to.
+		return nil, errors.New("--agent-config: shutdownGracePeriod applies to terminus agent only")
+	}
+	maxPods := file.MaxPods
 	if maxPods == 0 || o.GC.given("max-pods") { // a flag given wins over the file
 		maxPods = o.MaxPods
 	}

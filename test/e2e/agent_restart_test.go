@@ -18,10 +18,10 @@ import (
 
 // startAgent runs `terminus agent` against s and waits for its kubelet
 // API; a cleanup stops it with SIGTERM.
-func startAgent(t *testing.T, s *server, nodeName, root string) *process {
+func startAgent(t *testing.T, s *server, nodeName, root string, extra ...string) *process {
 	t.Helper()
-	p := startProcess(t, "terminus agent", "agent", "--kubeconfig", s.kubeconfig, "--node-name", nodeName,
-		"--node-ip", "127.0.0.1", "--address", "127.0.0.1", "--root-dir", root)
+	p := startProcess(t, "terminus agent", append([]string{"agent", "--kubeconfig", s.kubeconfig, "--node-name", nodeName,
+		"--node-ip", "127.0.0.1", "--address", "127.0.0.1", "--root-dir", root}, extra...)...)
 	t.Cleanup(func() {
 		if err := p.stop(); err != nil {
 			t.Error(err)
@@ -127,4 +127,60 @@ func TestAgentKilledDuringGrace(t *testing.T) {
 		}
 		return errNotYet(fmt.Sprintf("pod still there (%v)", err))
 	})
+}
+
+// TestAgentNodeShutdown: with shutdownGracePeriod in its KubeletConfiguration
+// file, an agent told to stop shuts the node down gracefully, as the
+// kubelet's node shutdown manager: its pods get the stop signal and stay in
+// the API Failed, reason Terminated, with a DisruptionTarget condition; the
+// agent exits once they are stopped.
+func TestAgentNodeShutdown(t *testing.T) {
+	t.Parallel()
+	root := t.TempDir()
+	t.Cleanup(func() { killContainers(t, root) })
+	s := startServer(t, "--storage=memory")
+	cs := s.clientset(t)
+	ctx := t.Context()
+	config := filepath.Join(t.TempDir(), "kubelet.yaml")
+	if err := os.WriteFile(config, []byte("apiVersion: kubelet.config.k8s.io/v1beta1\nkind: KubeletConfiguration\nshutdownGracePeriod: 10s\nshutdownGracePeriodCriticalPods: 0s\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	agent := startAgent(t, s, "shutdown-node", root, "--config", config)
+	marks := t.TempDir()
+	pidFile, sigFile := filepath.Join(marks, "pid"), filepath.Join(marks, "sig")
+	pod := &corev1.Pod{
+		ObjectMeta: metav1.ObjectMeta{Name: "web", Namespace: "default"},
+		Spec: corev1.PodSpec{Containers: []corev1.Container{{
+			Name: "main", Image: "busybox",
+			Command: []string{"sh", "-c", fmt.Sprintf(`trap 'echo TERM > %s; exit 0' TERM; echo $$$$ > %s; while :; do sleep 0.1; done`, sigFile, pidFile)},
+		}}},
+	}
+	if _, err := cs.CoreV1().Pods("default").Create(ctx, pod, metav1.CreateOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	readPID(t, pidFile)
+	start := time.Now()
+	if err := agent.stop(); err != nil {
+		t.Fatal(err)
+	}
+	if d := time.Since(start); d > 10*time.Second {
+		t.Errorf("the agent took %v to shut down; the pod exits on TERM at once", d)
+	}
+	if b, err := os.ReadFile(sigFile); err != nil || strings.TrimSpace(string(b)) != "TERM" {
+		t.Errorf("the pod did not get TERM: %q %v", b, err)
+	}
+	got, err := cs.CoreV1().Pods("default").Get(ctx, "web", metav1.GetOptions{})
+	if err != nil {
+		t.Fatalf("the pod should stay in the API: %v", err)
+	}
+	if got.Status.Phase != corev1.PodFailed || got.Status.Reason != "Terminated" || got.Status.Message != "Pod was terminated in response to imminent node shutdown." {
+		t.Errorf("status %s %q %q", got.Status.Phase, got.Status.Reason, got.Status.Message)
+	}
+	disrupted := false
+	for _, c := range got.Status.Conditions {
+		disrupted = disrupted || (c.Type == corev1.DisruptionTarget && c.Status == corev1.ConditionTrue && c.Reason == "TerminationByKubelet")
+	}
+	if !disrupted {
+		t.Errorf("no DisruptionTarget condition: %+v", got.Status.Conditions)
+	}
 }

@@ -62,6 +62,19 @@ func setup(t *testing.T) *env {
 // test ends); stop waits for Run to return.
 func (e *env) startAgent() (stop func()) {
 	e.t.Helper()
+	stop, _ = e.runAgent()
+	return stop
+}
+
+// startAgentReturning runs an agent until the test ends and returns it.
+func (e *env) startAgentReturning() *podworker.Agent {
+	e.t.Helper()
+	_, a := e.runAgent()
+	return a
+}
+
+func (e *env) runAgent() (stop func(), agent *podworker.Agent) {
+	e.t.Helper()
 	log := slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelWarn}))
 	rt, err := process.New(process.Config{Logger: log, Clock: clock.RealClock{}})
 	if err != nil {
@@ -86,7 +99,7 @@ func (e *env) startAgent() (stop func()) {
 		}
 	}
 	e.t.Cleanup(stop)
-	return stop
+	return stop, a
 }
 
 // killLeftovers ends the containers a failed test left behind.
@@ -432,5 +445,43 @@ func TestPauseStandIn(t *testing.T) {
 	}
 	if ts := last.Status.ContainerStatuses[0].State.Terminated; ts == nil || ts.ExitCode != 0 || last.Status.Phase != corev1.PodSucceeded {
 		t.Fatalf("final container status: %+v", last.Status.ContainerStatuses[0])
+	}
+}
+
+// TestNodeShutdown: a graceful node shutdown stops the agent's pods with
+// the stop signal and the shutdown's grace, and leaves them Failed with
+// reason Terminated and a DisruptionTarget condition, not deleted (the
+// kubelet's node shutdown manager).
+func TestNodeShutdown(t *testing.T) {
+	e := setup(t)
+	a := e.startAgentReturning()
+	p, rec := e.pod("web", "trap", corev1.RestartPolicyAlways)
+	e.create(p)
+	e.waitRunning("web")
+	recorded(t, rec, "ready")
+	start := time.Now()
+	a.Shutdown(context.Background(), 10*time.Second, 0)
+	if d := time.Since(start); d > 8*time.Second {
+		t.Errorf("Shutdown took %v: it should return once the pod is stopped", d)
+	}
+	recorded(t, rec, "term")
+	pod, err := e.get("web")
+	if err != nil {
+		t.Fatalf("the pod should stay in the API: %v", err)
+	}
+	if pod.Status.Phase != corev1.PodFailed || pod.Status.Reason != "Terminated" || pod.Status.Message != "Pod was terminated in response to imminent node shutdown." {
+		t.Errorf("status %s %q %q", pod.Status.Phase, pod.Status.Reason, pod.Status.Message)
+	}
+	found := false
+	for _, c := range pod.Status.Conditions {
+		if c.Type == corev1.DisruptionTarget && c.Status == corev1.ConditionTrue && c.Reason == "TerminationByKubelet" {
+			found = true
+		}
+	}
+	if !found {
+		t.Errorf("no DisruptionTarget condition: %+v", pod.Status.Conditions)
+	}
+	if ts := pod.Status.ContainerStatuses[0].State.Terminated; ts == nil || ts.ExitCode != 0 {
+		t.Errorf("container: %+v", pod.Status.ContainerStatuses[0].State)
 	}
 }

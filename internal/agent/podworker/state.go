@@ -35,6 +35,9 @@ type podState struct {
 	Plan *grace.Plan `json:"plan,omitempty"`
 	// Removed: the pod is gone from the API (G9); no status, no DELETE.
 	Removed bool `json:"removed,omitempty"`
+	// NodeShutdown is the grace (seconds) of a node shutdown that stops
+	// the pod (Agent.Shutdown); nil if none.
+	NodeShutdown *int64 `json:"nodeShutdown,omitempty"`
 	// DeadlineExceeded: the pod ran longer than activeDeadlineSeconds; it
 	// is Failed and its containers are stopped by Plan, but it is not
 	// deleted (kubelet's activeDeadlineHandler).

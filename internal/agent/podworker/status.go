@@ -115,6 +115,9 @@ func (w *worker) buildStatus(ctx context.Context, pod *corev1.Pod, now time.Time
 	}
 
 	switch {
+	case w.st.NodeShutdown != nil:
+		// The kubelet's node shutdown sets these when it kills the pod.
+		st.Phase, st.Reason, st.Message = corev1.PodFailed, reasonNodeShutdown, messageNodeShutdown
 	case w.st.DeadlineExceeded:
 		// activeDeadlineHandler's ShouldEvict overrides the phase at
 		// once, while the containers are still being stopped.
@@ -167,6 +170,9 @@ func (w *worker) buildStatus(ctx context.Context, pod *corev1.Pod, now time.Time
 	}
 	if !scheduled {
 		cond(corev1.PodScheduled, true, "", "")
+	}
+	if w.st.NodeShutdown != nil {
+		st.Conditions = append(st.Conditions, disruptionTarget(prev, now))
 	}
 	return st
 }

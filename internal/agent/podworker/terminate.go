@@ -27,7 +27,7 @@ func (w *worker) terminate(ctx context.Context, pod *corev1.Pod, hooks []hookRes
 	now := w.a.clock.Now()
 	spec := w.st.Pod
 	req := grace.Request{DeletionGracePeriodSeconds: pod.DeletionGracePeriodSeconds, Removed: w.st.Removed,
-		Spec: spec.Spec.TerminationGracePeriodSeconds}
+		Override: w.st.NodeShutdown, Spec: spec.Spec.TerminationGracePeriodSeconds}
 	if w.st.Plan == nil {
 		running := func(name string) bool {
 			s, ok := w.containerStatus(name)
@@ -84,9 +84,11 @@ func (w *worker) terminate(ctx context.Context, pod *corev1.Pod, hooks []hookRes
 			return now.Add(retryAfter), false
 		}
 		if pod.DeletionTimestamp == nil {
-			// Stopped for activeDeadlineSeconds, not deleted: the pod
-			// stays Failed in the API until someone deletes it; then
-			// this plan, done, leads straight to the final DELETE.
+			// Stopped for activeDeadlineSeconds or a node shutdown, not
+			// deleted: the pod stays Failed in the API until someone
+			// deletes it; then this plan, done, leads straight to the
+			// final DELETE.
+			w.shutdownFinished()
 			return time.Time{}, false
 		}
 		if !w.finalDelete(ctx, spec) {
@@ -102,6 +104,7 @@ func (w *worker) terminate(ctx context.Context, pod *corev1.Pod, hooks []hookRes
 	}
 	w.releaseImages()
 	w.log.Info("pod finished", "pod", klogKey(spec))
+	w.shutdownFinished()
 	return time.Time{}, true
 }
 

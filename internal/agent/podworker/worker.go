@@ -34,6 +34,10 @@ type worker struct {
 	postStarted  []postStartResult
 	probeReports []probeReport
 	kick         chan struct{}
+	// shutdownGrace is a node shutdown's request (Agent.Shutdown), and
+	// shutdownDone closes once the pod's terminal status is written.
+	shutdownGrace *int64
+	shutdownDone  chan struct{}
 
 	wg      sync.WaitGroup // exit watchers and hooks
 	st      *podState
@@ -181,6 +185,7 @@ func (w *worker) sync(ctx context.Context) (time.Time, bool) {
 	w.mu.Lock()
 	pod, gone, hooks, started, probed := w.latest, w.gone, w.hooks, w.postStarted, w.probeReports
 	w.hooks, w.postStarted, w.probeReports = nil, nil, nil
+	shutdown := w.shutdownGrace
 	w.mu.Unlock()
 	if pod == nil {
 		return time.Time{}, false
@@ -191,8 +196,12 @@ func (w *worker) sync(ctx context.Context) (time.Time, bool) {
 	if gone {
 		w.st.Removed = true
 	}
+	if shutdown != nil && w.st.NodeShutdown == nil {
+		w.st.NodeShutdown = shutdown
+		w.save()
+	}
 	now := w.a.clock.Now()
-	terminating := w.st.Plan != nil || w.st.Removed || pod.DeletionTimestamp != nil || w.st.DeadlineExceeded
+	terminating := w.st.Plan != nil || w.st.Removed || pod.DeletionTimestamp != nil || w.st.DeadlineExceeded || w.st.NodeShutdown != nil
 	w.postStartsDone(pod, started, terminating, now)
 	w.applyProbeReports(pod, probed, terminating, now)
 	var deadline time.Time
