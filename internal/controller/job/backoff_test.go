@@ -94,3 +94,23 @@ func TestIndexSet(t *testing.T) {
 		t.Errorf("indexedGenerateName(long) = %q", got)
 	}
 }
+
+// TestWrittenStatus: a cached Job older than a status this controller
+// wrote is stale (its sync waits for the cache); newer or equal is not.
+func TestWrittenStatus(t *testing.T) {
+	w := &writtenStatus{byKey: map[string]uint64{}}
+	w.record("ns/a", "120")
+	w.record("ns/a", "110") // an older write never lowers the mark
+	for rv, want := range map[string]bool{"100": true, "119": true, "120": false, "121": false, "x": false} {
+		if got := w.stale("ns/a", rv); got != want {
+			t.Errorf("stale(%s) = %v, want %v", rv, got, want)
+		}
+	}
+	if w.stale("ns/b", "1") {
+		t.Error("a Job never written to is stale")
+	}
+	w.forget("ns/a")
+	if w.stale("ns/a", "1") {
+		t.Error("forgotten Job still stale")
+	}
+}

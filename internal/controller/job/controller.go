@@ -120,6 +120,7 @@ type Controller struct {
 	recorder     record.EventRecorder
 	expectations *podcontrol.Expectations
 	finalizers   *finalizerExpectations
+	written      *writtenStatus
 	backoff      *backoffStore
 	jobLister    batchlisters.JobLister
 	jobIndexer   cache.Indexer
@@ -160,6 +161,7 @@ func New(cfg Config) (*Controller, error) {
 		pods:         &podcontrol.PodControl{Client: cfg.Client, Logger: log},
 		expectations: podcontrol.NewExpectations(cfg.Clock),
 		finalizers:   newFinalizerExpectations(),
+		written:      &writtenStatus{byKey: map[string]uint64{}},
 		backoff:      newBackoffStore(),
 		jobLister:    jobInformer.Lister(),
 		jobIndexer:   jobInformer.Informer().GetIndexer(),

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"sort"
+	"strconv"
 	"sync"
 
 	batchv1 "k8s.io/api/batch/v1"
@@ -241,7 +242,46 @@ func (c *Controller) updateStatus(ctx context.Context, job *batchv1.Job) (*batch
 	if err != nil {
 		return nil, fmt.Errorf("updating the status of job %s/%s: %w", job.Namespace, job.Name, err)
 	}
+	c.written.record(keyOf(job.Namespace, job.Name), updated.ResourceVersion)
 	return updated, nil
+}
+
+// writtenStatus remembers the resourceVersion of the last status this
+// controller wrote per Job. The Job and pod informers are separate
+// watches: a sync may see a pod whose tracking finalizer it removed
+// (counted in a status it wrote) while the Job in its cache still lacks
+// that status, and would take the pod for uncounted and create a
+// replacement. sync waits for the cache to catch up instead.
+type writtenStatus struct {
+	mu    sync.Mutex
+	byKey map[string]uint64
+}
+
+func (w *writtenStatus) record(key, rv string) {
+	n, err := strconv.ParseUint(rv, 10, 64)
+	if err != nil {
+		return // not a number this server hands out: nothing to compare
+	}
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	w.byKey[key] = max(w.byKey[key], n)
+}
+
+// stale reports whether the cached Job predates a status written here.
+func (w *writtenStatus) stale(key, rv string) bool {
+	n, err := strconv.ParseUint(rv, 10, 64)
+	if err != nil {
+		return false
+	}
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	return n < w.byKey[key]
+}
+
+func (w *writtenStatus) forget(key string) {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	delete(w.byKey, key)
 }
 
 // removeTrackingFinalizers removes the finalizer from pods in parallel,

@@ -124,6 +124,10 @@ func isPodFailed(p *corev1.Pod, j *batchv1.Job) bool {
 	return p.DeletionTimestamp != nil && p.Status.Phase != corev1.PodSucceeded
 }
 
+// staleRetry is how soon a Job whose cached copy predates our own status
+// write is synced again.
+const staleRetry = 100 * time.Millisecond
+
 // sync brings one Job's pods and status in line (upstream syncJob).
 func (c *Controller) sync(ctx context.Context, key string) error {
 	namespace, name, err := cache.SplitMetaNamespaceKey(key)
@@ -134,11 +138,18 @@ func (c *Controller) sync(ctx context.Context, key string) error {
 	if apierrors.IsNotFound(err) {
 		c.expectations.Delete(key)
 		c.finalizers.delete(key)
+		c.written.forget(key)
 		c.backoff.remove(key)
 		return nil
 	}
 	if err != nil {
 		return err
+	}
+	if c.written.stale(key, shared.ResourceVersion) {
+		// The update event of our own write is on its way and queues the
+		// Job again; this one is a backstop should it be coalesced.
+		c.queue.AddAfter(key, staleRetry)
+		return nil
 	}
 	// Jobs managed by another controller are not ours to sync.
 	if m := shared.Spec.ManagedBy; m != nil && *m != batchv1.JobControllerName {
