@@ -178,14 +178,10 @@ func newAgentCommand(stdout, stderr io.Writer) *cobra.Command {
 			if err != nil {
 				return err
 			}
-			maxPods := file.MaxPods
-			if maxPods == 0 || o.GC.given("max-pods") { // a flag given wins over the file
-				maxPods = o.MaxPods
-			}
 			return agent.Run(cmd.Context(), agent.Config{
 				Client: client, NodeName: o.NodeName, RootDir: root, NodeIP: nodeIP,
 				Address: net.ParseIP(o.Address), Port: o.Port, ClientCAs: cas,
-				Labels: o.NodeLabels, Taints: taints, MaxPods: maxPods, GC: gc, PullImages: o.GC.PullImages,
+				Labels: o.NodeLabels, Taints: taints, MaxPods: o.GC.maxPods(o.MaxPods, file), GC: gc, PullImages: o.GC.PullImages,
 				ShutdownGracePeriod: file.ShutdownGracePeriod, ShutdownGracePeriodCriticalPods: file.ShutdownGracePeriodCriticalPods,
 				Version: versionInfo().GitVersion, Logger: logger,
 			}, func(info agent.Info) {

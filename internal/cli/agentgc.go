@@ -68,6 +68,15 @@ func (o *gcOptions) addFlags(fs *pflag.FlagSet, configFlag string) {
 	fs.DurationVar(&o.ContainerGCPeriod, "container-gc-period", o.ContainerGCPeriod, "time between container GC passes (the kubelet's 1m); negative: none")
 }
 
+// maxPods is the pods capacity: the KubeletConfiguration file's maxPods
+// unless --max-pods was given (or the file sets none).
+func (o *gcOptions) maxPods(flag int, file fileSettings) int {
+	if file.MaxPods == 0 || o.given("max-pods") {
+		return flag
+	}
+	return file.MaxPods
+}
+
 // given reports whether the flag name was set on the command line.
 func (o *gcOptions) given(name string) bool { return o.fs != nil && o.fs.Changed(name) }
 

@@ -183,9 +183,5 @@ func (o *ServeOptions) agentConfig() (*app.AgentConfig, error) {
 		// there is no API left to write the pods' statuses to.
 		return nil, errors.New("--agent-config: shutdownGracePeriod applies to terminus agent only")
 	}
-	maxPods := file.MaxPods
-	if maxPods == 0 || o.GC.given("max-pods") { // a flag given wins over the file
-		maxPods = o.MaxPods
-	}
-	return &app.AgentConfig{NodeName: o.NodeName, NodeIP: ip, Port: o.KubeletPort, RootDir: o.AgentRootDir, MaxPods: maxPods, GC: gc, PullImages: o.GC.PullImages}, nil
+	return &app.AgentConfig{NodeName: o.NodeName, NodeIP: ip, Port: o.KubeletPort, RootDir: o.AgentRootDir, MaxPods: o.GC.maxPods(o.MaxPods, file), GC: gc, PullImages: o.GC.PullImages}, nil
 }

@@ -4,6 +4,8 @@ import (
 	"fmt"
 
 	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/terminus-project/terminus/internal/controller/runner"
 )
 
 type metrics struct {
@@ -46,16 +48,8 @@ func (m *metrics) collectors() []prometheus.Collector {
 
 // register registers every metric or, on failure, none.
 func (m *metrics) register(r prometheus.Registerer) error {
-	if r == nil {
-		return nil
-	}
-	for i, c := range m.collectors() {
-		if err := r.Register(c); err != nil {
-			for _, d := range m.collectors()[:i] {
-				r.Unregister(d)
-			}
-			return fmt.Errorf("imagegc: metrics: %w", err)
-		}
+	if err := runner.Register(r, m.collectors()...); err != nil {
+		return fmt.Errorf("imagegc: %w", err)
 	}
 	return nil
 }

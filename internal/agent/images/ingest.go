@@ -192,6 +192,7 @@ func (in *ingestion) commit(ps []*pending) ([]Image, error) {
 	if err != nil {
 		return nil, err
 	}
+	idx = copyIndex(idx)
 	for _, p := range ps {
 		idx.Manifests = place(idx.Manifests, p)
 	}

@@ -59,6 +59,7 @@ type Store struct {
 	// a new inode).
 	cacheMu   sync.Mutex
 	manifests map[v1.Hash]*v1.Manifest
+	configs   map[v1.Hash]Config // by config digest, the image ID
 	index     *v1.IndexManifest
 	indexFile os.FileInfo
 }
@@ -163,8 +164,8 @@ func (s *Store) lock(exclusive bool) (func(), error) {
 	return func() { f.Close() }, nil
 }
 
-// readIndex returns index.json parsed; the caller may change the result
-// (it is a copy of the cached one).
+// readIndex returns index.json parsed. The result is shared with the
+// cache: a caller that changes it copies it first (copyIndex).
 func (s *Store) readIndex() (*v1.IndexManifest, error) {
 	f, err := os.Open(s.path("index.json"))
 	if err != nil {
@@ -177,7 +178,7 @@ func (s *Store) readIndex() (*v1.IndexManifest, error) {
 	}
 	s.cacheMu.Lock()
 	if s.index != nil && os.SameFile(fi, s.indexFile) && fi.Size() == s.indexFile.Size() && fi.ModTime().Equal(s.indexFile.ModTime()) {
-		idx := copyIndex(s.index)
+		idx := s.index
 		s.cacheMu.Unlock()
 		return idx, nil
 	}
@@ -191,12 +192,13 @@ func (s *Store) readIndex() (*v1.IndexManifest, error) {
 		return nil, fmt.Errorf("images: parsing index.json: %w", err)
 	}
 	s.cacheMu.Lock()
-	s.index, s.indexFile = copyIndex(idx), fi
+	s.index, s.indexFile = idx, fi
 	s.cacheMu.Unlock()
 	return idx, nil
 }
 
-// copyIndex copies what callers change: the entries and their annotations.
+// copyIndex copies what a mutation changes: the entries and their
+// annotations.
 func copyIndex(idx *v1.IndexManifest) *v1.IndexManifest {
 	cp := *idx
 	cp.Manifests = slices.Clone(idx.Manifests)
@@ -214,10 +216,11 @@ func (s *Store) writeIndex(idx *v1.IndexManifest) error {
 	if err := writeFileAtomic(s.path("index.json"), b, 0o644); err != nil {
 		return fmt.Errorf("images: writing index: %w", err)
 	}
-	// What was written is what the next read would parse.
+	// What was written is what the next read would parse; the caller,
+	// done with idx, hands it to the cache.
 	if fi, err := os.Stat(s.path("index.json")); err == nil {
 		s.cacheMu.Lock()
-		s.index, s.indexFile = copyIndex(idx), fi
+		s.index, s.indexFile = idx, fi
 		s.cacheMu.Unlock()
 	}
 	return nil
@@ -393,16 +396,13 @@ func (s *Store) parseManifest(h v1.Hash) (*v1.Manifest, error) {
 // image turns a record into the public view.
 func (s *Store) image(r *record) (Image, error) {
 	img := Image{ID: r.id.String(), RepoTags: r.tags(), RepoDigests: r.repoDigests()}
-	f, err := os.Open(s.blobPath(r.id))
+	cfg, err := s.readConfig(r.id)
 	if err != nil {
-		return Image{}, fmt.Errorf("images: reading config of %s: %w", r.id, err)
+		return Image{}, err
 	}
-	cf, err := v1.ParseConfigFile(f)
-	f.Close()
-	if err != nil {
-		return Image{}, fmt.Errorf("images: parsing config of %s: %w", r.id, err)
-	}
-	img.Config = configFromV1(cf.Config)
+	// The cached config stays the cache's: the caller gets its own slices.
+	cfg.Entrypoint, cfg.Cmd, cfg.Env = slices.Clone(cfg.Entrypoint), slices.Clone(cfg.Cmd), slices.Clone(cfg.Env)
+	img.Config = cfg
 	for _, h := range r.blobs() {
 		fi, err := os.Stat(s.blobPath(h))
 		if err != nil {
@@ -419,6 +419,34 @@ func (s *Store) image(r *record) (Image, error) {
 		img.Size += m.RootFSSize
 	}
 	return img, nil
+}
+
+// readConfig returns the image config blob h, parsed once (content
+// addressed, it never changes). Callers must not change its slices.
+func (s *Store) readConfig(h v1.Hash) (Config, error) {
+	s.cacheMu.Lock()
+	cfg, ok := s.configs[h]
+	s.cacheMu.Unlock()
+	if ok {
+		return cfg, nil
+	}
+	f, err := os.Open(s.blobPath(h))
+	if err != nil {
+		return Config{}, fmt.Errorf("images: reading config of %s: %w", h, err)
+	}
+	cf, err := v1.ParseConfigFile(f)
+	f.Close()
+	if err != nil {
+		return Config{}, fmt.Errorf("images: parsing config of %s: %w", h, err)
+	}
+	cfg = configFromV1(cf.Config)
+	s.cacheMu.Lock()
+	if s.configs == nil {
+		s.configs = map[v1.Hash]Config{}
+	}
+	s.configs[h] = cfg
+	s.cacheMu.Unlock()
+	return cfg, nil
 }
 
 func configFromV1(c v1.Config) Config {
@@ -587,6 +615,7 @@ func (s *Store) Remove(ref string) (Image, error) {
 	for _, e := range r.entries {
 		removed[e.desc.Digest] = true
 	}
+	idx = copyIndex(idx)
 	idx.Manifests = slices.DeleteFunc(idx.Manifests, func(d v1.Descriptor) bool { return removed[d.Digest] })
 	// The index goes first: a crash after it leaves unreferenced blobs (wasted space), while
 	// the other order could leave the index pointing at missing blobs.
@@ -597,6 +626,7 @@ func (s *Store) Remove(ref string) (Image, error) {
 	for h := range removed {
 		delete(s.manifests, h)
 	}
+	delete(s.configs, r.id)
 	s.cacheMu.Unlock()
 	keep := map[v1.Hash]bool{}
 	for _, other := range recs {

@@ -4,6 +4,8 @@ import (
 	"fmt"
 
 	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/terminus-project/terminus/internal/controller/runner"
 )
 
 type metrics struct {
@@ -43,26 +45,12 @@ func (m *metrics) collectors() []prometheus.Collector {
 	return []prometheus.Collector{m.pods, m.starts, m.kills, m.deadContainers, m.containersRemoved, m.gcDuration}
 }
 
+// register registers every metric or, on failure, none.
 func (m *metrics) register(r prometheus.Registerer) error {
-	if r == nil {
-		return nil
-	}
-	for i, c := range m.collectors() {
-		if err := r.Register(c); err != nil {
-			for _, d := range m.collectors()[:i] {
-				r.Unregister(d)
-			}
-			return fmt.Errorf("podworker: metrics: %w", err)
-		}
+	if err := runner.Register(r, m.collectors()...); err != nil {
+		return fmt.Errorf("podworker: %w", err)
 	}
 	return nil
 }
 
-func (m *metrics) unregister(r prometheus.Registerer) {
-	if r == nil {
-		return
-	}
-	for _, c := range m.collectors() {
-		r.Unregister(c)
-	}
-}
+func (m *metrics) unregister(r prometheus.Registerer) { runner.Unregister(r, m.collectors()...) }
