@@ -12,7 +12,6 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/apimachinery/pkg/runtime/schema"
-	"k8s.io/apiserver/pkg/endpoints/handlers/negotiation"
 )
 
 // readBody reads a request body up to the server's limit (413 beyond it).
@@ -40,11 +39,23 @@ func (s *Server) decodeBody(r *http.Request, res *registry.Resource, gvk schema.
 	if err != nil {
 		return nil, err
 	}
-	info, err := negotiation.NegotiateInputSerializer(r, false, s.codecs)
+	info, err := s.inputSerializer(r, res)
 	if err != nil {
 		return nil, err
 	}
-	return s.decode(r, body, info, gvk, into, fieldValidation)
+	obj, err := s.decode(r, body, info, gvk, into, fieldValidation)
+	if err != nil {
+		return nil, err
+	}
+	if res != nil && res.Custom != nil && gvk == res.GroupVersionKind() {
+		if err := checkCustomKind(obj, gvk); err != nil {
+			return nil, err
+		}
+		if err := pruneCustom(r, res, obj, fieldValidation); err != nil {
+			return nil, decodeError(gvk, &gvk, err, body)
+		}
+	}
+	return obj, nil
 }
 
 func (s *Server) decode(r *http.Request, body []byte, info runtime.SerializerInfo, gvk schema.GroupVersionKind, into runtime.Object, fieldValidation string) (runtime.Object, error) {

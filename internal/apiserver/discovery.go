@@ -6,11 +6,13 @@ import (
 	"encoding/hex"
 	"encoding/json"
 	"net/http"
+	"sort"
 	"strings"
 
 	apidiscoveryv2 "k8s.io/api/apidiscovery/v2"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/runtime/schema"
+	"k8s.io/apimachinery/pkg/version"
 
 	"github.com/terminus-project/terminus/internal/registry"
 )
@@ -27,12 +29,12 @@ type discoveryDocs struct {
 	etag       map[bool]string
 }
 
-func (s *Server) buildDiscovery() *discoveryDocs {
+func buildDiscovery(groups []groupInfo) *discoveryDocs {
 	d := &discoveryDocs{aggregated: map[bool][]byte{}, etag: map[bool]string{}}
 	for _, core := range []bool{true, false} {
 		list := apidiscoveryv2.APIGroupDiscoveryList{TypeMeta: metav1.TypeMeta{APIVersion: "apidiscovery.k8s.io/v2", Kind: "APIGroupDiscoveryList"}}
 		byGroup := map[string]*apidiscoveryv2.APIGroupDiscovery{}
-		for _, g := range s.groups {
+		for _, g := range groups {
 			if (g.gv.Group == "") != core {
 				continue
 			}
@@ -106,11 +108,12 @@ func aggregatedVersion(r *http.Request) string {
 }
 
 func (s *Server) serveAggregated(w http.ResponseWriter, r *http.Request, core bool, version string) {
-	body := s.discovery.aggregated[core]
+	docs := s.routes().discovery
+	body := docs.aggregated[core]
 	if version == "v2beta1" {
 		body = bytes.Replace(body, []byte(`"apiVersion":"apidiscovery.k8s.io/v2"`), []byte(`"apiVersion":"apidiscovery.k8s.io/v2beta1"`), 1)
 	}
-	etag := s.discovery.etag[core]
+	etag := docs.etag[core]
 	w.Header().Set("Content-Type", "application/json;g=apidiscovery.k8s.io;v="+version+";as=APIGroupDiscoveryList")
 	w.Header().Set("Vary", "Accept")
 	w.Header().Set("ETag", etag)
@@ -143,7 +146,7 @@ func (s *Server) serveAPIVersions(w http.ResponseWriter, r *http.Request) {
 func (s *Server) apiGroups() []metav1.APIGroup {
 	var out []metav1.APIGroup
 	index := map[string]int{}
-	for _, g := range s.groups {
+	for _, g := range s.routes().groups {
 		if g.gv.Group == "" {
 			continue
 		}
@@ -193,7 +196,7 @@ func (s *Server) serveAPIResourceList(w http.ResponseWriter, r *http.Request, gv
 		return
 	}
 	list := &metav1.APIResourceList{TypeMeta: metav1.TypeMeta{Kind: "APIResourceList", APIVersion: "v1"}, GroupVersion: gv.String()}
-	for _, g := range s.groups {
+	for _, g := range s.routes().groups {
 		if g.gv != gv {
 			continue
 		}
@@ -215,4 +218,24 @@ func (s *Server) serveAPIResourceList(w http.ResponseWriter, r *http.Request, gv
 		}
 	}
 	s.writeStatusObject(w, r, http.StatusOK, list)
+}
+
+// sortGroupVersions orders each group's versions as upstream's discovery
+// does: by Kubernetes version priority (v1 before v1beta1 before v1alpha1,
+// then the rest alphabetically), keeping the groups in first-seen order.
+// The first version of a group is its preferred version.
+func sortGroupVersions(groups []groupInfo) {
+	first := map[string]int{}
+	for i, g := range groups {
+		if _, ok := first[g.gv.Group]; !ok {
+			first[g.gv.Group] = i
+		}
+	}
+	sort.SliceStable(groups, func(i, j int) bool {
+		a, b := groups[i].gv, groups[j].gv
+		if a.Group != b.Group {
+			return first[a.Group] < first[b.Group]
+		}
+		return version.CompareKubeAwareVersionStrings(a.Version, b.Version) > 0
+	})
 }

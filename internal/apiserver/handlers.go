@@ -36,7 +36,7 @@ func (s *Server) serveAPI(w http.ResponseWriter, r *http.Request) {
 		s.writeError(w, r, notFoundResource())
 		return
 	}
-	byName, ok := s.resources[info.gv]
+	byName, ok := s.routes().resources[info.gv]
 	if !ok {
 		s.writeError(w, r, notFoundResource())
 		return
@@ -164,7 +164,7 @@ func (h *resourceHandler) get(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	if h.info.subresource == "scale" {
-		scale, err := toScale(obj)
+		scale, err := h.toScale(obj)
 		if err != nil {
 			h.s.writeError(w, r, err)
 			return
@@ -203,7 +203,11 @@ func (h *resourceHandler) listOptions(r *http.Request, watching bool) (registry.
 	}
 	// Convert checks each label and applies upstream's renames (pods'
 	// spec.host is spec.nodeName).
-	if fs, err = fieldsel.Convert(h.res.GroupResource(), fs); err != nil {
+	if h.res.Custom != nil {
+		if err := customFieldSelector(h.res, fs); err != nil {
+			return lo, err
+		}
+	} else if fs, err = fieldsel.Convert(h.res.GroupResource(), fs); err != nil {
 		return lo, apierrors.NewBadRequest(err.Error())
 	}
 	if lo.Continue != "" && lo.ResourceVersion != "" && lo.ResourceVersion != "0" {
@@ -242,6 +246,10 @@ func (h *resourceHandler) create(w http.ResponseWriter, r *http.Request) {
 		h.s.writeError(w, r, err)
 		return
 	}
+	if obj, err = h.trackWrite(r, nil, obj, opts.FieldManager); err != nil {
+		h.s.writeError(w, r, err)
+		return
+	}
 	out, err := h.store.Create(r.Context(), h.info.namespace, obj, registry.CreateOptions{DryRun: len(opts.DryRun) > 0})
 	if err != nil {
 		h.s.writeError(w, r, err)
@@ -269,7 +277,10 @@ func (h *resourceHandler) update(w http.ResponseWriter, r *http.Request) {
 		h.s.writeError(w, r, err)
 		return
 	}
-	out, err := h.store.Update(r.Context(), h.info.namespace, h.info.name, replaceWith(obj),
+	update := func(existing runtime.Object) (runtime.Object, error) {
+		return h.trackWrite(r, existing, obj.DeepCopyObject(), opts.FieldManager)
+	}
+	out, err := h.store.Update(r.Context(), h.info.namespace, h.info.name, update,
 		registry.UpdateOptions{DryRun: len(opts.DryRun) > 0, Subresource: h.info.subresource})
 	if err != nil {
 		h.s.writeError(w, r, err)

@@ -25,7 +25,12 @@ import (
 const maxJSONPatchOperations = 10000
 
 var supportedPatchTypes = []string{
-	string(types.JSONPatchType), string(types.MergePatchType), string(types.StrategicMergePatchType),
+	string(types.JSONPatchType), string(types.MergePatchType), string(types.StrategicMergePatchType), string(types.ApplyYAMLPatchType),
+}
+
+// customPatchTypes are what upstream accepts for custom resources (J9).
+var customPatchTypes = []string{
+	string(types.JSONPatchType), string(types.MergePatchType), string(types.ApplyYAMLPatchType),
 }
 
 func (h *resourceHandler) patch(w http.ResponseWriter, r *http.Request) {
@@ -34,14 +39,24 @@ func (h *resourceHandler) patch(w http.ResponseWriter, r *http.Request) {
 	switch {
 	case err != nil:
 		patchType = ""
-	case patchType == types.JSONPatchType, patchType == types.MergePatchType, patchType == types.StrategicMergePatchType:
+	case patchType == types.JSONPatchType, patchType == types.MergePatchType, patchType == types.StrategicMergePatchType,
+		patchType == types.ApplyYAMLPatchType:
 	default:
 		patchType = ""
+	}
+	accepted := supportedPatchTypes
+	if h.res.Custom != nil {
+		// Spec J9: no strategic merge patch for custom resources (the
+		// garbage collector falls back to a merge patch on this 415).
+		accepted = customPatchTypes
+		if patchType == types.StrategicMergePatchType {
+			patchType = ""
+		}
 	}
 	if patchType == "" {
 		h.s.writeError(w, r, &apierrors.StatusError{ErrStatus: metav1.Status{
 			Status: metav1.StatusFailure, Code: http.StatusUnsupportedMediaType, Reason: metav1.StatusReasonUnsupportedMediaType,
-			Message: "the body of the request was in an unknown format - accepted media types include: " + strings.Join(supportedPatchTypes, ", "),
+			Message: "the body of the request was in an unknown format - accepted media types include: " + strings.Join(accepted, ", "),
 		}})
 		return
 	}
@@ -63,6 +78,10 @@ func (h *resourceHandler) patch(w http.ResponseWriter, r *http.Request) {
 		h.patchScale(w, r, patchType, patchBytes, opts)
 		return
 	}
+	if patchType == types.ApplyYAMLPatchType {
+		h.apply(w, r, patchBytes, opts)
+		return
+	}
 	jsonInfo := h.s.jsonInfo()
 	gvk := h.res.GroupVersionKind()
 	update := func(existing runtime.Object) (runtime.Object, error) {
@@ -75,7 +94,19 @@ func (h *resourceHandler) patch(w http.ResponseWriter, r *http.Request) {
 		if err != nil {
 			return nil, err
 		}
-		return h.s.decodePatched(r, patched, jsonInfo, gvk, h.res.New(), opts.FieldValidation)
+		obj, err := h.s.decodePatched(r, patched, jsonInfo, gvk, h.res.New(), opts.FieldValidation)
+		if err != nil {
+			return nil, err
+		}
+		if h.res.Custom != nil {
+			if err := checkCustomKind(obj, gvk); err != nil {
+				return nil, err
+			}
+			if err := pruneCustom(r, h.res, obj, opts.FieldValidation); err != nil {
+				return nil, apierrors.NewInvalid(schema.GroupKind{}, "", field.ErrorList{field.Invalid(field.NewPath("patch"), string(patched), err.Error())})
+			}
+		}
+		return h.trackWrite(r, existing, obj, opts.FieldManager)
 	}
 	out, err := h.store.Update(r.Context(), h.info.namespace, h.info.name, update,
 		registry.UpdateOptions{DryRun: len(opts.DryRun) > 0, Subresource: h.info.subresource})

@@ -70,7 +70,7 @@ func (s *Server) encode(out output, obj runtime.Object, buf *bytes.Buffer) error
 // writeObject negotiates, transforms (Table, PartialObjectMetadata) and
 // writes a resource response.
 func (s *Server) writeObject(w http.ResponseWriter, r *http.Request, res *registry.Resource, code int, obj runtime.Object) {
-	out, err := s.negotiate(r, resourceRestrictions{})
+	out, err := s.negotiate(r, restrictionsFor(res))
 	if err != nil {
 		s.writeError(w, r, err)
 		return
@@ -180,8 +180,12 @@ func (s *Server) asTable(r *http.Request, res *registry.Resource, obj runtime.Ob
 	default:
 		return nil, apierrors.NewBadRequest(fmt.Sprintf("unrecognized includeObject value: %q", include))
 	}
+	_, isScale := obj.(*autoscalingv1.Scale)
+	if res.Custom != nil && !isScale {
+		return s.customTable(r, res, obj, gv, include, noHeaders)
+	}
 	gr := res.GroupResource()
-	if _, isScale := obj.(*autoscalingv1.Scale); isScale {
+	if isScale {
 		gr = printers.ScaleResource
 	}
 	p, ok := printers.For(gr)
@@ -216,25 +220,30 @@ func (s *Server) asTable(r *http.Request, res *registry.Resource, obj runtime.Ob
 		if err != nil {
 			return nil, apierrors.NewInternalError(err)
 		}
-		row := metav1.TableRow{Cells: cells}
-		m, err := meta.Accessor(it)
-		if err != nil {
-			return nil, err
-		}
-		_, initialEnd := m.GetAnnotations()[metav1.InitialEventsAnnotationKey]
-		switch {
-		case include == metav1.IncludeObject && !initialEnd:
-			row.Object.Object = shallowWithKind(s, it)
-		case include == metav1.IncludeNone && !initialEnd:
-		default:
-			pm := meta.AsPartialObjectMetadata(m)
-			pm.SetGroupVersionKind(gv.WithKind("PartialObjectMetadata"))
-			row.Object.Object = pm
-		}
-		table.Rows = append(table.Rows, row)
+		table.Rows = append(table.Rows, metav1.TableRow{Cells: cells, Object: rowObject(s, it, gv, include)})
 	}
 	table.SetGroupVersionKind(gv.WithKind("Table"))
 	return table, nil
+}
+
+// rowObject is a Table row's object for includeObject: the metadata by
+// default, the object, or nothing; the initial-events-end bookmark always
+// carries its metadata (spec I8).
+func rowObject(s *Server, it runtime.Object, gv schema.GroupVersion, include metav1.IncludeObjectPolicy) runtime.RawExtension {
+	m, err := meta.Accessor(it)
+	if err != nil {
+		return runtime.RawExtension{}
+	}
+	_, initialEnd := m.GetAnnotations()[metav1.InitialEventsAnnotationKey]
+	switch {
+	case include == metav1.IncludeObject && !initialEnd:
+		return runtime.RawExtension{Object: shallowWithKind(s, it)}
+	case include == metav1.IncludeNone && !initialEnd:
+		return runtime.RawExtension{}
+	}
+	pm := meta.AsPartialObjectMetadata(m)
+	pm.SetGroupVersionKind(gv.WithKind("PartialObjectMetadata"))
+	return runtime.RawExtension{Object: pm}
 }
 
 // shallowWithKind returns a shallow copy of obj with apiVersion and kind

@@ -10,6 +10,7 @@ import (
 	corev1 "k8s.io/api/core/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/apimachinery/pkg/types"
 	"k8s.io/apimachinery/pkg/util/json"
@@ -54,6 +55,14 @@ func labelSelectorString(sel *metav1.LabelSelector) string {
 	return s.String()
 }
 
+// toScale reads the Scale of a built-in or custom resource.
+func (h *resourceHandler) toScale(obj runtime.Object) (*autoscalingv1.Scale, error) {
+	if cv := h.res.Custom; cv != nil {
+		return cv.Scale(obj.(*unstructured.Unstructured))
+	}
+	return toScale(obj)
+}
+
 func toScale(obj runtime.Object) (*autoscalingv1.Scale, error) {
 	spec, status, selector, err := scaleFields(obj)
 	if err != nil {
@@ -72,9 +81,9 @@ func toScale(obj runtime.Object) (*autoscalingv1.Scale, error) {
 }
 
 // scaleUpdate returns the UpdateFunc that applies a new Scale to the parent.
-func scaleUpdate(compute func(current *autoscalingv1.Scale) (*autoscalingv1.Scale, error)) registry.UpdateFunc {
+func (h *resourceHandler) scaleUpdate(compute func(current *autoscalingv1.Scale) (*autoscalingv1.Scale, error)) registry.UpdateFunc {
 	return func(existing runtime.Object) (runtime.Object, error) {
-		cur, err := toScale(existing)
+		cur, err := h.toScale(existing)
 		if err != nil {
 			return nil, err
 		}
@@ -89,6 +98,12 @@ func scaleUpdate(compute func(current *autoscalingv1.Scale) (*autoscalingv1.Scal
 		if next.ResourceVersion != "" && next.ResourceVersion != cur.ResourceVersion {
 			existing.(metav1.Object).SetResourceVersion(next.ResourceVersion)
 		}
+		if cv := h.res.Custom; cv != nil {
+			if err := cv.SetSpecReplicas(existing.(*unstructured.Unstructured), next.Spec.Replicas); err != nil {
+				return nil, err
+			}
+			return existing, nil
+		}
 		spec, _, _, _ := scaleFields(existing)
 		*spec = next.Spec.Replicas
 		return existing, nil
@@ -102,11 +117,11 @@ func (h *resourceHandler) updateScale(w http.ResponseWriter, r *http.Request, op
 		return
 	}
 	body := obj.(*autoscalingv1.Scale)
-	h.finishScale(w, r, scaleUpdate(func(*autoscalingv1.Scale) (*autoscalingv1.Scale, error) { return body, nil }), len(opts.DryRun) > 0)
+	h.finishScale(w, r, h.scaleUpdate(func(*autoscalingv1.Scale) (*autoscalingv1.Scale, error) { return body, nil }), len(opts.DryRun) > 0)
 }
 
 func (h *resourceHandler) patchScale(w http.ResponseWriter, r *http.Request, pt types.PatchType, patch []byte, opts metav1.PatchOptions) {
-	h.finishScale(w, r, scaleUpdate(func(cur *autoscalingv1.Scale) (*autoscalingv1.Scale, error) {
+	h.finishScale(w, r, h.scaleUpdate(func(cur *autoscalingv1.Scale) (*autoscalingv1.Scale, error) {
 		original, err := json.Marshal(cur)
 		if err != nil {
 			return nil, apierrors.NewInternalError(err)
@@ -129,7 +144,7 @@ func (h *resourceHandler) finishScale(w http.ResponseWriter, r *http.Request, up
 		h.s.writeError(w, r, err)
 		return
 	}
-	scale, err := toScale(out)
+	scale, err := h.toScale(out)
 	if err != nil {
 		h.s.writeError(w, r, err)
 		return

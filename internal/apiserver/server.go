@@ -12,6 +12,7 @@ import (
 	"net/http"
 	"net/http/pprof"
 	"strings"
+	"sync/atomic"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -68,23 +69,63 @@ type Config struct {
 
 // Server is the HTTP handler.
 type Server struct {
-	cfg       Config
-	codecs    serializer.CodecFactory
-	reg       *registry.Registry
-	resources map[schema.GroupVersion]map[string]*registry.Resource
-	groups    []groupInfo
-	mux       *http.ServeMux
-	metrics   *metrics
-	log       *slog.Logger
-	clock     clock.Clock
-	discovery *discoveryDocs
+	cfg    Config
+	codecs serializer.CodecFactory
+	reg    *registry.Registry
+	// routing is the served resource table as the router and discovery
+	// see it, rebuilt whenever custom resources come or go.
+	routing atomic.Pointer[routing]
+	mux     *http.ServeMux
+	metrics *metrics
+	log     *slog.Logger
+	clock   clock.Clock
 	// watchEncodings shares event encodings among watchers.
 	watchEncodings *encodeCache
+	// fieldManagers record field ownership on writes and serve apply.
+	fieldManagers *fieldManagers
 }
 
 type groupInfo struct {
 	gv        schema.GroupVersion
 	resources []*registry.Resource
+}
+
+// routing is one snapshot of what is served.
+type routing struct {
+	// resources routes requests: every served resource, hidden ones too.
+	resources map[schema.GroupVersion]map[string]*registry.Resource
+	// groups are what discovery lists, groups in table order and each
+	// group's versions by Kubernetes version priority.
+	groups    []groupInfo
+	discovery *discoveryDocs
+}
+
+func (s *Server) routes() *routing { return s.routing.Load() }
+
+// rebuildRouting takes a new snapshot of the registry's resources.
+func (s *Server) rebuildRouting() {
+	rt := &routing{resources: map[schema.GroupVersion]map[string]*registry.Resource{}}
+	index := map[schema.GroupVersion]int{}
+	for _, res := range s.reg.Resources() {
+		gv := res.GVR.GroupVersion()
+		if rt.resources[gv] == nil {
+			rt.resources[gv] = map[string]*registry.Resource{}
+		}
+		rt.resources[gv][res.GVR.Resource] = res
+		if res.Hidden {
+			continue
+		}
+		i, ok := index[gv]
+		if !ok {
+			i = len(rt.groups)
+			index[gv] = i
+			rt.groups = append(rt.groups, groupInfo{gv: gv})
+		}
+		rt.groups[i].resources = append(rt.groups[i].resources, res)
+	}
+	sortGroupVersions(rt.groups)
+	rt.discovery = buildDiscovery(rt.groups)
+	s.routing.Store(rt)
 }
 
 // New builds the handler.
@@ -110,34 +151,28 @@ func New(cfg Config) (*Server, error) {
 		cfg.Registerer, cfg.Gatherer = r, r
 	}
 	s := &Server{
-		cfg:       cfg,
-		codecs:    serializer.NewCodecFactory(cfg.Scheme, serializer.EnableStrict),
-		reg:       cfg.Registry,
-		resources: map[schema.GroupVersion]map[string]*registry.Resource{},
-		log:       cfg.Logger,
-		clock:     cfg.Clock,
+		cfg:    cfg,
+		codecs: serializer.NewCodecFactory(cfg.Scheme, serializer.EnableStrict),
+		reg:    cfg.Registry,
+		log:    cfg.Logger,
+		clock:  cfg.Clock,
 		// Enough for a burst of events to reach every watcher of it.
 		watchEncodings: newEncodeCache(4096),
 	}
-	for _, res := range cfg.Registry.Resources() {
-		gv := res.GVR.GroupVersion()
-		if s.resources[gv] == nil {
-			s.resources[gv] = map[string]*registry.Resource{}
-			s.groups = append(s.groups, groupInfo{gv: gv})
-		}
-		s.resources[gv][res.GVR.Resource] = res
-		for i := range s.groups {
-			if s.groups[i].gv == gv {
-				s.groups[i].resources = append(s.groups[i].resources, res)
-			}
-		}
-	}
+	s.fieldManagers = newFieldManagers(cfg.Scheme, cfg.Clock, cfg.Logger)
+	// The built-in type converter takes tens of milliseconds: build it
+	// while the server starts rather than in its first write.
+	go s.fieldManagers.warm()
+	s.rebuildRouting()
+	cfg.Registry.OnResourcesChanged(func() {
+		s.fieldManagers.forgetCustom()
+		s.rebuildRouting()
+	})
 	m, err := newMetrics(cfg.Registerer)
 	if err != nil {
 		return nil, err
 	}
 	s.metrics = m
-	s.discovery = s.buildDiscovery()
 	s.mux = http.NewServeMux()
 	s.mux.HandleFunc("/version", s.serveVersion)
 	s.mux.HandleFunc("/version/", s.serveVersion)

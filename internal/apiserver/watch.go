@@ -28,7 +28,7 @@ func (h *resourceHandler) watch(w http.ResponseWriter, r *http.Request) {
 		h.s.writeError(w, r, err)
 		return
 	}
-	out, err := h.s.negotiate(r, resourceRestrictions{})
+	out, err := h.s.negotiate(r, restrictionsFor(h.res))
 	if err != nil {
 		h.s.writeError(w, r, err)
 		return

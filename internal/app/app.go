@@ -134,7 +134,12 @@ func Run(ctx context.Context, cfg Config, started func(Info)) error {
 			return nil
 		}}},
 		OpenAPI: func(mux *http.ServeMux) error {
-			return openapi.Install(openapi.ServeMux(mux), openapi.Config{Scheme: scheme, Resources: OpenAPIResources(resources), Version: cfg.Version.GitVersion})
+			svc, err := openapi.Install(openapi.ServeMux(mux), openapi.Config{Scheme: scheme, Resources: OpenAPIResources(resources), Version: cfg.Version.GitVersion})
+			if err != nil {
+				return err
+			}
+			reg.OnResourcesChanged(func() { svc.SetCustomResources(EstablishedCRDs(reg.Resources())) })
+			return nil
 		},
 		Clock:      cfg.Clock,
 		Logger:     log,

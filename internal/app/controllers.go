@@ -10,12 +10,16 @@ import (
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
+	apiextensionsclient "k8s.io/apiextensions-apiserver/pkg/client/clientset/clientset"
+	apiextensionsinformers "k8s.io/apiextensions-apiserver/pkg/client/informers/externalversions"
 	"k8s.io/client-go/discovery"
 	"k8s.io/client-go/informers"
 	"k8s.io/client-go/kubernetes"
 	"k8s.io/client-go/metadata"
 	"k8s.io/client-go/rest"
 
+	"github.com/terminus-project/terminus/internal/controller/crdcleanup"
+	"github.com/terminus-project/terminus/internal/controller/crdnaming"
 	"github.com/terminus-project/terminus/internal/controller/cronjob"
 	deploymentctl "github.com/terminus-project/terminus/internal/controller/deployment"
 	"github.com/terminus-project/terminus/internal/controller/endpoint"
@@ -106,8 +110,26 @@ func startControllers(ctx context.Context, cfg Config, loopback *rest.Config, ro
 	// handler ask for a shorter one (the namespace controller's 5 min):
 	// an informer built with 0 cannot resync at all.
 	factory := informers.NewSharedInformerFactory(client, informerResync)
+	extClient, err := apiextensionsclient.NewForConfig(loopback)
+	if err != nil {
+		return nil, err
+	}
+	extFactory := apiextensionsinformers.NewSharedInformerFactory(extClient, informerResync)
 	clk := cfg.Clock
 	var runners []runner
+	// The CRD naming and cleanup controllers belong to the API server
+	// (upstream's apiextensions-apiserver runs them in process): without
+	// them no CRD is served and none can be deleted, so --controllers
+	// does not select them.
+	naming, err := crdnaming.New(crdnaming.Config{Client: extClient, Informers: extFactory, Clock: clk, Logger: log.With("controller", "crd-naming"), Registerer: reg})
+	if err != nil {
+		return nil, fmt.Errorf("controller crd-naming: %w", err)
+	}
+	cleanup, err := crdcleanup.New(crdcleanup.Config{Client: extClient, Metadata: meta, Informers: extFactory, Clock: clk, Logger: log.With("controller", "crd-finalizer"), Registerer: reg})
+	if err != nil {
+		return nil, fmt.Errorf("controller crd-finalizer: %w", err)
+	}
+	runners = append(runners, naming, cleanup)
 	add := func(name string, build func() (runner, error)) error {
 		if !controllerEnabled(cfg.Controllers, name) {
 			return nil
@@ -185,6 +207,7 @@ func startControllers(ctx context.Context, cfg Config, loopback *rest.Config, ro
 		}
 	}
 	factory.Start(ctx.Done())
+	extFactory.Start(ctx.Done())
 	var wg sync.WaitGroup
 	for _, r := range runners {
 		wg.Add(1)
@@ -195,5 +218,5 @@ func startControllers(ctx context.Context, cfg Config, loopback *rest.Config, ro
 			}
 		}()
 	}
-	return func() { wg.Wait(); factory.Shutdown() }, nil
+	return func() { wg.Wait(); factory.Shutdown(); extFactory.Shutdown() }, nil
 }

@@ -1,6 +1,8 @@
 package app
 
 import (
+	apiextensionsv1 "k8s.io/apiextensions-apiserver/pkg/apis/apiextensions/v1"
+
 	"github.com/terminus-project/terminus/internal/openapi"
 	"github.com/terminus-project/terminus/internal/registry"
 )
@@ -10,6 +12,9 @@ import (
 func OpenAPIResources(resources []*registry.Resource) []openapi.Resource {
 	out := make([]openapi.Resource, 0, len(resources))
 	for _, r := range resources {
+		if r.Custom != nil {
+			continue
+		}
 		or := openapi.Resource{
 			Group: r.GVR.Group, Version: r.GVR.Version, Resource: r.GVR.Resource, Kind: r.Kind,
 			Namespaced: r.Namespaced, Verbs: r.Verbs, Object: r.New(), List: r.NewList(),
@@ -30,6 +35,22 @@ func OpenAPIResources(resources []*registry.Resource) []openapi.Resource {
 			or.Subresources = append(or.Subresources, sub)
 		}
 		out = append(out, or)
+	}
+	return out
+}
+
+// EstablishedCRDs are the CRDs of the served custom resources that
+// discovery lists (established), once each: their OpenAPI documents are
+// published, as upstream's OpenAPI controllers publish established CRDs.
+func EstablishedCRDs(resources []*registry.Resource) []*apiextensionsv1.CustomResourceDefinition {
+	var out []*apiextensionsv1.CustomResourceDefinition
+	seen := map[string]bool{}
+	for _, r := range resources {
+		if r.CRD == nil || r.Hidden || seen[r.CRD.Name] {
+			continue
+		}
+		seen[r.CRD.Name] = true
+		out = append(out, r.CRD)
 	}
 	return out
 }

@@ -24,6 +24,8 @@
 //   - namespace-delete: a fresh namespace with N ConfigMaps is deleted and
 //     the time until it is gone (NotFound) is reported. Needs a namespace
 //     controller. --count 0 measures an empty namespace.
+//   - crd-ready: create a CRD and time until the first create of its
+//     custom resource succeeds (see crdready.go).
 //   - pod-start, pod-delete, pod-kill, pods-idle: pods in a fresh
 //     namespace per run, which needs nodes (a scheduler and kubelets, or
 //     terminus serve's in-process agent); see pods.go. The parts that
@@ -83,10 +85,13 @@ const (
 	ScenarioPodDelete = "pod-delete"
 	ScenarioPodKill   = "pod-kill"
 	ScenarioPodsIdle  = "pods-idle"
+	// ScenarioCRDReady: from creating a CRD to the first successful
+	// create of its custom resource (issue 8).
+	ScenarioCRDReady = "crd-ready"
 )
 
 // scenarioList is the --scenario help and error text.
-const scenarioList = "ready, create, watch-latency, finalizer-churn, cascade-background, cascade-foreground, orphan, namespace-delete, " +
+const scenarioList = "ready, create, watch-latency, finalizer-churn, cascade-background, cascade-foreground, orphan, namespace-delete, crd-ready, " +
 	"pod-start, pod-delete, pod-kill or pods-idle"
 
 // isCascade reports whether s deletes an owner and waits for its dependents.
@@ -274,7 +279,7 @@ func (o *Options) Validate() error {
 			errs = append(errs, errors.New("--launch-kubeconfig is required for the ready scenario"))
 		}
 	case ScenarioCreate, ScenarioWatchLatency, ScenarioFinalizerChurn,
-		ScenarioCascadeBackground, ScenarioCascadeForeground, ScenarioOrphan, ScenarioNamespaceDelete:
+		ScenarioCascadeBackground, ScenarioCascadeForeground, ScenarioOrphan, ScenarioNamespaceDelete, ScenarioCRDReady:
 		if o.Launch != "" || o.LaunchKubeconfig != "" {
 			errs = append(errs, fmt.Errorf("--launch and --launch-kubeconfig only apply to the ready scenario, not %q", o.Scenario))
 		}
@@ -324,6 +329,8 @@ func (o Options) withDefaults() Options {
 			o.Count = DefaultWatchCount
 		case o.Scenario == ScenarioFinalizerChurn:
 			o.Count = DefaultChurnCount
+		case o.Scenario == ScenarioCRDReady:
+			o.Count = DefaultCRDCount
 		case isCascade(o.Scenario), o.Scenario == ScenarioNamespaceDelete:
 			o.Count = DefaultCascadeCount
 		default:
@@ -382,6 +389,9 @@ func Run(ctx context.Context, o Options, out io.Writer) error {
 	}
 	proto := &protoRecorder{}
 	tuneConfig(cfg, proto, o.ContentType)
+	if o.Scenario == ScenarioCRDReady {
+		return runCRDReady(ctx, o, out, cfg, target{server: hostOf(cfg), protocol: proto.get})
+	}
 	client, err := kubernetes.NewForConfig(cfg)
 	if err != nil {
 		return fmt.Errorf("create client: %w", err)

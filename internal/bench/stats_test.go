@@ -199,7 +199,7 @@ func TestValidate(t *testing.T) {
 		{"namespace-delete ok", Options{Scenario: ScenarioNamespaceDelete, CountSet: true}, ""},
 		{"launch on orphan", Options{Scenario: ScenarioOrphan, LaunchKubeconfig: "k"}, "only apply to the ready scenario"},
 		{"negative timeout", Options{Scenario: ScenarioCascadeBackground, Timeout: -time.Second}, "--timeout"},
-		{"unknown lists new scenarios", Options{Scenario: "cascade"}, "cascade-foreground, orphan, namespace-delete, pod-start"},
+		{"unknown lists new scenarios", Options{Scenario: "cascade"}, "cascade-foreground, orphan, namespace-delete, crd-ready, pod-start"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

@@ -14,6 +14,7 @@ import (
 	"time"
 
 	corev1 "k8s.io/api/core/v1"
+	apiextensionsv1 "k8s.io/apiextensions-apiserver/pkg/apis/apiextensions/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	"k8s.io/apimachinery/pkg/api/meta"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
@@ -99,6 +100,9 @@ func Delete(req DeleteRequest) (DeleteDecision, error) {
 	}
 	if ns, ok := req.Stored.(*corev1.Namespace); ok {
 		return deleteNamespace(ns, req)
+	}
+	if c, ok := req.Stored.(*apiextensionsv1.CustomResourceDefinition); ok {
+		return deleteCRD(c, req)
 	}
 	return deleteGeneric(req)
 }

@@ -106,7 +106,7 @@ func testConfig(t testing.TB) Config {
 func startServer(t *testing.T) *httptest.Server {
 	t.Helper()
 	mux := http.NewServeMux()
-	if err := Install(ServeMux(mux), testConfig(t)); err != nil {
+	if _, err := Install(ServeMux(mux), testConfig(t)); err != nil {
 		t.Fatalf("Install: %v", err)
 	}
 	srv := httptest.NewServer(mux)

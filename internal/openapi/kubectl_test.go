@@ -24,7 +24,7 @@ func TestKubectlExplain(t *testing.T) {
 		t.Skip("kubectl not on PATH")
 	}
 	mux := http.NewServeMux()
-	if err := Install(ServeMux(mux), testConfig(t)); err != nil {
+	if _, err := Install(ServeMux(mux), testConfig(t)); err != nil {
 		t.Fatal(err)
 	}
 	serveDiscovery(t, mux, testResources())

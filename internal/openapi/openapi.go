@@ -106,13 +106,17 @@ func (s serveMux) HandlePrefix(p string, h http.Handler) { s.m.Handle(p, h) }
 // for a test that never runs kubectl should not pay. After the checks the
 // build cannot fail on the table; were it to fail anyway, the handlers
 // answer with an error status rather than a partial document.
-func Install(mux Mux, cfg Config) error {
+//
+// The returned Service adds the documents of custom resources as their
+// CRDs are established (custom.go).
+func Install(mux Mux, cfg Config) (*Service, error) {
 	b, err := newSpecBuilder(cfg)
 	if err != nil {
-		return err
+		return nil, err
 	}
-	// The documents never change once built, so constant etags let the
-	// handlers' caches keep the serialised bytes after the first request.
+	// The built-in documents never change once built, so constant etags
+	// let the handlers' caches keep the serialised bytes after the first
+	// request.
 	v2 := handler.NewOpenAPIServiceLazy(cached.Func(func() (*spec.Swagger, string, error) {
 		doc, err := b.v2()
 		return doc, "v2", err
@@ -130,9 +134,9 @@ func Install(mux Mux, cfg Config) error {
 		}))
 	}
 	if err := v3.RegisterOpenAPIV3VersionedService("/openapi/v3", mux); err != nil {
-		return fmt.Errorf("openapi: register v3: %w", err)
+		return nil, fmt.Errorf("openapi: register v3: %w", err)
 	}
-	return nil
+	return &Service{builder: b, v2: v2, v3: v3, customPaths: map[string]bool{}, cache: map[customKey]*customDocs{}}, nil
 }
 
 // specBuilder holds the checked inputs and builds each version's documents

@@ -410,24 +410,24 @@ func TestInstallRejectsBadTables(t *testing.T) {
 			Subresources: []Subresource{{Name: "status", Verbs: []string{"list"}}}},
 	} {
 		t.Run(name, func(t *testing.T) {
-			err := Install(ServeMux(http.NewServeMux()), Config{Scheme: s, Resources: []Resource{r}})
+			_, err := Install(ServeMux(http.NewServeMux()), Config{Scheme: s, Resources: []Resource{r}})
 			if err == nil {
 				t.Fatal("Install accepted a bad table")
 			}
 		})
 	}
-	if err := Install(ServeMux(http.NewServeMux()), Config{}); err == nil {
+	if _, err := Install(ServeMux(http.NewServeMux()), Config{}); err == nil {
 		t.Error("Install accepted a nil Scheme")
 	}
 	// A kind whose package is not a generator input fails at Install, not
 	// on kubectl's first request.
 	ingress := Resource{Group: "networking.k8s.io", Version: "v1", Resource: "ingresses", Kind: "Ingress", Object: &networkingv1.Ingress{}, Verbs: []string{"get"}}
-	err := Install(ServeMux(http.NewServeMux()), Config{Scheme: s, Resources: []Resource{ingress}})
+	_, err := Install(ServeMux(http.NewServeMux()), Config{Scheme: s, Resources: []Resource{ingress}})
 	if err == nil || !strings.Contains(err.Error(), "io.k8s.api.networking.v1.Ingress") {
 		t.Errorf("Install with an ungenerated kind: %v", err)
 	}
 	dup := testResources()[0]
-	err = Install(ServeMux(http.NewServeMux()), Config{Scheme: s, Resources: []Resource{dup, dup}})
+	_, err = Install(ServeMux(http.NewServeMux()), Config{Scheme: s, Resources: []Resource{dup, dup}})
 	if err == nil || !strings.Contains(err.Error(), "operation id") {
 		t.Errorf("Install with a resource twice: %v", err)
 	}
@@ -472,7 +472,7 @@ func TestConcurrentFirstRequests(t *testing.T) {
 func TestBuildTime(t *testing.T) {
 	cfg := testConfig(t)
 	start := time.Now()
-	if err := Install(ServeMux(http.NewServeMux()), cfg); err != nil {
+	if _, err := Install(ServeMux(http.NewServeMux()), cfg); err != nil {
 		t.Fatal(err)
 	}
 	install := time.Since(start)
@@ -505,7 +505,7 @@ func TestBuildTime(t *testing.T) {
 func BenchmarkInstall(b *testing.B) {
 	cfg := testConfig(b)
 	for b.Loop() {
-		if err := Install(ServeMux(http.NewServeMux()), cfg); err != nil {
+		if _, err := Install(ServeMux(http.NewServeMux()), cfg); err != nil {
 			b.Fatal(err)
 		}
 	}
@@ -533,7 +533,7 @@ func BenchmarkFirstV2Request(b *testing.B) {
 	cfg := testConfig(b)
 	for b.Loop() {
 		mux := http.NewServeMux()
-		if err := Install(ServeMux(mux), cfg); err != nil {
+		if _, err := Install(ServeMux(mux), cfg); err != nil {
 			b.Fatal(err)
 		}
 		rec := httptest.NewRecorder()

@@ -15,6 +15,7 @@ import (
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	"k8s.io/apimachinery/pkg/api/meta"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"k8s.io/apimachinery/pkg/fields"
 	"k8s.io/apimachinery/pkg/labels"
 	"k8s.io/apimachinery/pkg/runtime"
@@ -45,7 +46,13 @@ func (s *Store) matcher(lo ListOptions) func(runtime.Object) bool {
 		if !ls.Matches(labels.Set(m.GetLabels())) {
 			return false
 		}
-		return fs.Empty() || fs.Matches(fieldsel.Fields(obj))
+		if fs.Empty() {
+			return true
+		}
+		if cv := s.res.Custom; cv != nil {
+			return fs.Matches(cv.SelectableFields(obj.(*unstructured.Unstructured)))
+		}
+		return fs.Matches(fieldsel.Fields(obj))
 	}
 }
 

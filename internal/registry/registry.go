@@ -33,12 +33,34 @@ type Config struct {
 	Logger *slog.Logger
 }
 
-// Registry is the set of resource stores.
+// Registry is the set of resource stores: the built-in ones, fixed at New,
+// and those of custom resources, which come and go with their
+// CustomResourceDefinitions while the registry runs (custom.go).
 type Registry struct {
-	cfg    Config
+	cfg   Config
+	codec *json.Serializer
+	log   *slog.Logger
+	// builtin are the built-in stores in table order; Run feeds their
+	// watch caches and readiness waits for them.
+	builtin []*Store
+
+	mu sync.RWMutex
+	// stores maps every served resource to its store; custom entries
+	// are replaced when their CRD changes (copy on write: a request
+	// keeps the store it looked up).
 	stores map[schema.GroupVersionResource]*Store
-	order  []*Store
-	log    *slog.Logger
+	// resources is the served table, built-in first; replaced, never
+	// changed in place.
+	resources []*Resource
+	// custom holds what each CRD (by name) serves.
+	custom map[string]*customSet
+	// runCtx is Run's context: custom watch caches run under it.
+	runCtx context.Context
+	// listeners are told when the served resources change.
+	listeners []func()
+	// customCaches counts running custom watch caches; Run waits for
+	// them.
+	customCaches sync.WaitGroup
 }
 
 // New builds a store per resource. Run starts their watch caches.
@@ -52,38 +74,60 @@ func New(cfg Config) (*Registry, error) {
 	if cfg.Logger == nil {
 		cfg.Logger = slog.New(slog.DiscardHandler)
 	}
-	r := &Registry{cfg: cfg, stores: map[schema.GroupVersionResource]*Store{}, log: cfg.Logger}
-	codec := json.NewSerializerWithOptions(json.DefaultMetaFactory, cfg.Scheme, cfg.Scheme, json.SerializerOptions{})
+	r := &Registry{
+		cfg: cfg, stores: map[schema.GroupVersionResource]*Store{}, log: cfg.Logger,
+		codec:     json.NewSerializerWithOptions(json.DefaultMetaFactory, cfg.Scheme, cfg.Scheme, json.SerializerOptions{}),
+		resources: cfg.Resources,
+		custom:    map[string]*customSet{},
+	}
 	for _, res := range cfg.Resources {
 		if res.NoStorage {
 			continue
 		}
-		s := &Store{res: res, reg: r, storage: cfg.Storage, codec: codec, clock: cfg.Clock, log: cfg.Logger}
-		s.cache = newWatchCache(res, cfg.Storage, s.decodeKV, cfg.Clock, cfg.Logger)
+		s := r.newStore(res)
 		r.stores[res.GVR] = s
-		r.order = append(r.order, s)
+		r.builtin = append(r.builtin, s)
 	}
 	return r, nil
 }
 
-// Run feeds every watch cache until ctx ends.
+func (r *Registry) newStore(res *Resource) *Store {
+	s := &Store{res: res, reg: r, storage: r.cfg.Storage, codec: r.codec, clock: r.cfg.Clock, log: r.cfg.Logger}
+	s.cache = newWatchCache(res, r.cfg.Storage, s.decodeKV, r.cfg.Clock, r.cfg.Logger)
+	return s
+}
+
+// Run feeds every watch cache, and serves custom resources as their CRDs
+// come and go, until ctx ends.
 func (r *Registry) Run(ctx context.Context) error {
+	r.mu.Lock()
+	r.runCtx = ctx
+	r.mu.Unlock()
 	var wg sync.WaitGroup
-	for _, s := range r.order {
+	for _, s := range r.builtin {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
 			s.cache.run(ctx)
 		}()
 	}
+	if _, ok := r.Store(CRDResource); ok {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			r.runCustomResources(ctx)
+		}()
+	}
 	wg.Wait()
+	r.stopAllCustom()
+	r.customCaches.Wait()
 	return nil
 }
 
 // Synced reports whether every watch cache has its first list. It backs a
 // /readyz check.
 func (r *Registry) Synced() bool {
-	for _, s := range r.order {
+	for _, s := range r.builtin {
 		if !s.cache.isSynced() {
 			return false
 		}
@@ -93,12 +137,28 @@ func (r *Registry) Synced() bool {
 
 // Store returns the store for a resource.
 func (r *Registry) Store(gvr schema.GroupVersionResource) (*Store, bool) {
+	r.mu.RLock()
 	s, ok := r.stores[gvr]
+	r.mu.RUnlock()
 	return s, ok
 }
 
-// Resources lists the served resources in table order.
-func (r *Registry) Resources() []*Resource { return r.cfg.Resources }
+// Resources lists the served resources: the built-in table, then custom
+// resources by CRD name and version. The slice is shared: do not modify.
+func (r *Registry) Resources() []*Resource {
+	r.mu.RLock()
+	defer r.mu.RUnlock()
+	return r.resources
+}
+
+// OnResourcesChanged registers f to be called, without locks held, after
+// the served resources change (a CRD established, updated or gone). The
+// apiserver rebuilds routing, discovery and OpenAPI from it.
+func (r *Registry) OnResourcesChanged(f func()) {
+	r.mu.Lock()
+	r.listeners = append(r.listeners, f)
+	r.mu.Unlock()
+}
 
 func setResourceVersion(obj runtime.Object, rev int64) {
 	obj.(metav1.Object).SetResourceVersion(strconv.FormatInt(rev, 10))
@@ -106,7 +166,7 @@ func setResourceVersion(obj runtime.Object, rev int64) {
 
 // WaitSynced blocks until every watch cache has its first list or ctx ends.
 func (r *Registry) WaitSynced(ctx context.Context) error {
-	for _, s := range r.order {
+	for _, s := range r.builtin {
 		for {
 			s.cache.mu.RLock()
 			synced, ch := s.cache.synced, s.cache.advanced

@@ -10,9 +10,11 @@ import (
 	eventsv1 "k8s.io/api/events/v1"
 	policyv1 "k8s.io/api/policy/v1"
 	storagev1 "k8s.io/api/storage/v1"
+	apiextensionsv1 "k8s.io/apiextensions-apiserver/pkg/apis/apiextensions/v1"
 	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/apimachinery/pkg/runtime/schema"
 
+	"github.com/terminus-project/terminus/internal/crd"
 	"github.com/terminus-project/terminus/internal/lifecycle"
 )
 
@@ -83,6 +85,23 @@ type Resource struct {
 	// store and has none of its own (the legacy "bindings", which binds
 	// pods): no store, no watch cache, no list.
 	NoStorage bool
+
+	// Custom is set for a custom resource, served as unstructured
+	// objects: its schema, pruning, defaulting, validation, printer
+	// columns, selectable fields and scale paths.
+	Custom *crd.Version
+	// CRD is the CustomResourceDefinition a custom resource is served
+	// from (read only).
+	CRD *apiextensionsv1.CustomResourceDefinition
+	// StorageVersion is the version custom resources are stored in (with
+	// conversion None only apiVersion differs between versions).
+	StorageVersion string
+	// Terminating: the CRD is being deleted, so creates are refused (spec
+	// F4, J5c).
+	Terminating bool
+	// Hidden resources are served but not listed in discovery (a CRD
+	// whose names are accepted but which is not yet established).
+	Hidden bool
 
 	// New and NewList return empty typed objects; NewList returns nil for
 	// a resource without list.
@@ -183,6 +202,9 @@ func BuiltinResources() []*Resource {
 			func() runtime.Object { return &coordinationv1.Lease{} }, func() runtime.Object { return &coordinationv1.LeaseList{} }},
 		{"discovery.k8s.io", "v1", "endpointslices", "EndpointSlice", true, "/registry/endpointslices", nil, nil, false, false, false, false, GCBackground,
 			func() runtime.Object { return &discoveryv1.EndpointSlice{} }, func() runtime.Object { return &discoveryv1.EndpointSliceList{} }},
+		// Spec F4: the CRD registry has its own delete path (lifecycle).
+		{"apiextensions.k8s.io", "v1", "customresourcedefinitions", "CustomResourceDefinition", false, "/registry/apiextensions.k8s.io/customresourcedefinitions", []string{"crd", "crds"}, []string{"api-extensions"}, true, false, true, false, GCBackground,
+			func() runtime.Object { return &apiextensionsv1.CustomResourceDefinition{} }, func() runtime.Object { return &apiextensionsv1.CustomResourceDefinitionList{} }},
 		{"storage.k8s.io", "v1", "storageclasses", "StorageClass", false, "/registry/storageclasses", []string{"sc"}, nil, false, false, false, true, GCBackground,
 			func() runtime.Object { return &storagev1.StorageClass{} }, func() runtime.Object { return &storagev1.StorageClassList{} }},
 	}

@@ -2,6 +2,7 @@ package registry
 
 import (
 	"fmt"
+	apiextensionsv1 "k8s.io/apiextensions-apiserver/pkg/apis/apiextensions/v1"
 
 	apidiscoveryv2 "k8s.io/api/apidiscovery/v2"
 	appsv1 "k8s.io/api/apps/v1"
@@ -38,6 +39,7 @@ func NewScheme() (*runtime.Scheme, error) {
 		// PodDisruptionBudgets are not served.
 		policyv1.AddToScheme,
 		storagev1.AddToScheme,
+		apiextensionsv1.AddToScheme,
 		apidiscoveryv2.AddToScheme,
 		metav1.AddMetaToScheme,
 	}

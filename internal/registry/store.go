@@ -10,14 +10,12 @@ import (
 	"time"
 
 	"github.com/google/uuid"
-	"github.com/terminus-project/terminus/internal/admission"
 	"github.com/terminus-project/terminus/internal/lifecycle"
-	"github.com/terminus-project/terminus/internal/registry/defaults"
-	"github.com/terminus-project/terminus/internal/registry/validation"
 	"github.com/terminus-project/terminus/internal/storage"
 	corev1 "k8s.io/api/core/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/apimachinery/pkg/runtime/schema"
 	"k8s.io/apimachinery/pkg/runtime/serializer/json"
@@ -79,6 +77,16 @@ func (s *Store) decodeKV(kv storage.KeyValue) (runtime.Object, error) {
 		return nil, fmt.Errorf("decoding %s: %w", kv.Key, err)
 	}
 	setResourceVersion(obj, kv.ModRevision)
+	if cv := s.res.Custom; cv != nil {
+		// Custom resources are unstructured and always carry apiVersion
+		// and kind, list items too, as upstream serves them; with
+		// conversion None a stored object of another version is the same
+		// object under this version's apiVersion. Defaults apply on read.
+		u := obj.(*unstructured.Unstructured)
+		u.SetGroupVersionKind(s.res.GroupVersionKind())
+		cv.DefaultOnRead(u.Object)
+		return obj, nil
+	}
 	// Stored objects carry apiVersion and kind; served ones get them when
 	// encoded, and list items have none, as upstream.
 	obj.GetObjectKind().SetGroupVersionKind(schema.GroupVersionKind{})
@@ -91,6 +99,14 @@ func (s *Store) encode(obj runtime.Object) ([]byte, error) {
 	m := obj.(metav1.Object)
 	rv := m.GetResourceVersion()
 	m.SetResourceVersion("")
+	if s.res.Custom != nil {
+		// Stored in the storage version (conversion None: only
+		// apiVersion changes).
+		u := obj.(*unstructured.Unstructured)
+		served := u.GetAPIVersion()
+		u.SetAPIVersion(schema.GroupVersion{Group: s.res.GVR.Group, Version: s.res.StorageVersion}.String())
+		defer u.SetAPIVersion(served)
+	}
 	var buf bytes.Buffer
 	err := s.codec.Encode(obj, &buf)
 	m.SetResourceVersion(rv)
@@ -136,6 +152,9 @@ func (s *Store) Get(ctx context.Context, ns, name, resourceVersion string) (runt
 // Create stores a new object (spec A1–A8).
 func (s *Store) Create(ctx context.Context, ns string, obj runtime.Object, opts CreateOptions) (runtime.Object, error) {
 	m := obj.(metav1.Object)
+	if err := s.checkCreateAllowed(nameOrPrefix(m)); err != nil {
+		return nil, err
+	}
 	if err := s.checkNamespace(ctx, ns, m); err != nil {
 		return nil, err
 	}
@@ -162,11 +181,7 @@ func (s *Store) Create(ctx context.Context, ns string, obj runtime.Object, opts 
 	if generated {
 		m.SetName(names.SimpleNameGenerator.GenerateName(m.GetGenerateName()))
 	}
-	prepareForCreate(s.res, obj)
-	// StorageObjectInUseProtection admission (spec F1, F2).
-	admission.MutateOnCreate(obj)
-	defaults.Apply(obj)
-	if errs := validation.ValidateCreate(obj, s.res.Namespaced); len(errs) > 0 {
+	if errs := s.prepareAndValidateCreate(ctx, obj); len(errs) > 0 {
 		return nil, s.invalid(m.GetName(), errs)
 	}
 	if opts.DryRun {
@@ -243,11 +258,7 @@ func (s *Store) checkNamespace(ctx context.Context, ns string, m metav1.Object) 
 		nsObj = o
 	}
 	if nsObj.(metav1.Object).GetDeletionTimestamp() != nil {
-		name := m.GetName()
-		if name == "" {
-			name = m.GetGenerateName()
-		}
-		err := apierrors.NewForbidden(s.res.GroupResource(), name,
+		err := apierrors.NewForbidden(s.res.GroupResource(), nameOrPrefix(m),
 			fmt.Errorf("unable to create new content in namespace %s because it is being terminated", ns))
 		err.ErrStatus.Details.Causes = append(err.ErrStatus.Details.Causes, metav1.StatusCause{
 			Type:    corev1.NamespaceTerminatingCause,
@@ -280,7 +291,9 @@ func (s *Store) Update(ctx context.Context, ns, name string, update UpdateFunc, 
 		switch rv := m.GetResourceVersion(); {
 		case rv == "":
 			if !s.res.AllowUnconditionalUpdate {
-				return nil, s.invalid(name, field.ErrorList{field.Invalid(field.NewPath("metadata", "resourceVersion"), 0, "must be specified for an update")})
+				// Spec J4d: upstream names the resource, not the kind.
+				return nil, apierrors.NewInvalid(schema.GroupKind{Group: s.res.GVR.Group, Kind: s.res.GVR.Resource}, name,
+					field.ErrorList{field.Invalid(field.NewPath("metadata", "resourceVersion"), 0, "must be specified for an update")})
 			}
 			// Spec A5: an unconditional update writes over what is stored.
 			m.SetResourceVersion(strconv.FormatInt(kv.ModRevision, 10))
@@ -290,17 +303,10 @@ func (s *Store) Update(ctx context.Context, ns, name string, update UpdateFunc, 
 		if err := s.beforeUpdate(m, old, ns, name); err != nil {
 			return nil, err
 		}
-		prepareForUpdate(s.res, opts.Subresource, obj, existing)
-		defaults.ApplyUpdate(obj, existing)
-		if s.res.HasGeneration && opts.Subresource == "" && specChanged(obj, existing) {
-			m.SetGeneration(old.GetGeneration() + 1)
-		}
-		if opts.Subresource == "" {
-			dedupOwnerReferences(ctx, m)
-		}
-		if errs := validation.ValidateUpdate(obj, existing, s.res.Namespaced); len(errs) > 0 {
+		if errs := s.prepareAndValidateUpdate(ctx, opts.Subresource, obj, existing); len(errs) > 0 {
 			return nil, s.invalid(name, errs)
 		}
+		m = obj.(metav1.Object)
 		data, err := s.encode(obj)
 		if err != nil {
 			return nil, apierrors.NewInternalError(err)
@@ -395,3 +401,12 @@ func newUID() types.UID { return types.UID(uuid.NewString()) }
 // now is the server's time at second precision, as Kubernetes stores
 // timestamps (RFC 3339, spec A6).
 func (s *Store) now() time.Time { return s.clock.Now().Truncate(time.Second) }
+
+// nameOrPrefix names an object in errors raised before a generated name
+// exists (spec A8).
+func nameOrPrefix(m metav1.Object) string {
+	if n := m.GetName(); n != "" {
+		return n
+	}
+	return m.GetGenerateName()
+}

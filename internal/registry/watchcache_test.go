@@ -29,7 +29,7 @@ func newTestRegistry(t testing.TB, capacity, bufferSize int) (*Registry, *Store)
 	if err != nil {
 		t.Fatal(err)
 	}
-	for _, s := range reg.order {
+	for _, s := range reg.builtin {
 		s.cache.capacity, s.cache.bufferSize = capacity, bufferSize
 	}
 	ctx, cancel := context.WithCancel(context.Background())

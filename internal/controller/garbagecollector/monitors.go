@@ -17,6 +17,8 @@ import (
 // mapped (D16) triggers an early discovery refresh.
 const rediscoverMinInterval = time.Second
 
+var crdResource = schema.GroupVersionResource{Group: "apiextensions.k8s.io", Version: "v1", Resource: "customresourcedefinitions"}
+
 // monitor is the metadata informer of one resource.
 type monitor struct {
 	gvk      schema.GroupVersionKind
@@ -32,13 +34,23 @@ func (c *Controller) discoveryLoop(ctx context.Context, known map[schema.GroupVe
 	tick := c.clock.NewTicker(c.resync)
 	defer tick.Stop()
 	var lastEarly time.Time
+	// deferred fires when an early request that came too soon may run: a
+	// request is postponed, never dropped, so the last change (a CRD
+	// established right after it was created) is always seen.
+	var deferred <-chan time.Time
 	for {
 		select {
 		case <-ctx.Done():
 			return
 		case <-tick.C():
+		case <-deferred:
+			deferred = nil
+			lastEarly = c.clock.Now()
 		case <-c.rediscover:
-			if c.clock.Since(lastEarly) < rediscoverMinInterval {
+			if wait := rediscoverMinInterval - c.clock.Since(lastEarly); wait > 0 {
+				if deferred == nil {
+					deferred = c.clock.After(wait)
+				}
 				continue
 			}
 			lastEarly = c.clock.Now()
@@ -158,18 +170,31 @@ func (c *Controller) newInformer(gvr schema.GroupVersionResource, gvk schema.Gro
 	_ = inf.SetWatchErrorHandlerWithContext(func(_ context.Context, _ *cache.Reflector, err error) {
 		c.log.Debug("monitor watch error", "resource", resourceName(gvr), "err", err)
 	})
+	// A CRD that changes may add or withdraw custom resources: look at
+	// discovery again soon, so they are monitored without waiting for the
+	// next period (issue 8; upstream waits for it).
+	crds := gvr == crdResource
 	_, _ = inf.AddEventHandler(cache.ResourceEventHandlerFuncs{
 		AddFunc: func(obj any) {
 			c.graphChanges.Add(&event{eventType: addEvent, obj: obj, gvk: gvk})
+			if crds {
+				c.requestRediscovery()
+			}
 		},
 		UpdateFunc: func(oldObj, newObj any) {
 			c.graphChanges.Add(&event{eventType: updateEvent, obj: newObj, oldObj: oldObj, gvk: gvk})
+			if crds {
+				c.requestRediscovery()
+			}
 		},
 		DeleteFunc: func(obj any) {
 			if d, ok := obj.(cache.DeletedFinalStateUnknown); ok {
 				obj = d.Obj
 			}
 			c.graphChanges.Add(&event{eventType: deleteEvent, obj: obj, gvk: gvk})
+			if crds {
+				c.requestRediscovery()
+			}
 		},
 	})
 	return inf
