@@ -6,8 +6,9 @@ GO ?= go
 run: ## run terminus on embedded etcd in ./.terminus
 	$(GO) run ./cmd/terminus serve
 
-test: ## every test, under the race detector (what CI runs)
+test: ## every test, under the race detector (what CI runs), the operator module's too
 	$(GO) test -race ./...
+	cd test/operator && $(GO) test -race ./...
 
 build:
 	$(GO) build -o bin/terminus ./cmd/terminus

@@ -5,8 +5,10 @@ import (
 
 	"github.com/terminus-project/terminus/internal/registry"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	metainternalscheme "k8s.io/apimachinery/pkg/apis/meta/internalversion/scheme"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	metav1validation "k8s.io/apimachinery/pkg/apis/meta/v1/validation"
+	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/apimachinery/pkg/runtime/schema"
 	"k8s.io/apiserver/pkg/endpoints/handlers/negotiation"
 )
@@ -20,21 +22,22 @@ func (h *resourceHandler) deleteOptions(r *http.Request) (*metav1.DeleteOptions,
 	}
 	opts := &metav1.DeleteOptions{}
 	if len(body) > 0 {
-		info, err := negotiation.NegotiateInputSerializer(r, false, h.s.codecs)
+		// As upstream: DeleteOptions of any group version (clients send
+		// their resource's, e.g. controller-runtime for custom
+		// resources), decoded by the meta.k8s.io scheme.
+		info, err := negotiation.NegotiateInputSerializer(r, false, metainternalscheme.Codecs)
 		if err != nil {
 			// DELETE bodies often come without a Content-Type.
-			info = h.s.jsonInfo()
+			info, _ = runtime.SerializerInfoForMediaType(metainternalscheme.Codecs.SupportedMediaTypes(), runtime.ContentTypeJSON)
 		}
 		defaultGVK := metav1.SchemeGroupVersion.WithKind("DeleteOptions")
-		obj, _, err := info.Serializer.Decode(body, &defaultGVK, opts)
+		obj, _, err := metainternalscheme.Codecs.DecoderToVersion(info.Serializer, defaultGVK.GroupVersion()).Decode(body, &defaultGVK, opts)
 		if err != nil {
 			return nil, apierrors.NewBadRequest(err.Error())
 		}
-		o, ok := obj.(*metav1.DeleteOptions)
-		if !ok {
-			return nil, apierrors.NewBadRequest("the body of the request is not a DeleteOptions")
+		if obj != runtime.Object(opts) {
+			return nil, apierrors.NewBadRequest("decoded object cannot be converted to DeleteOptions")
 		}
-		opts = o
 	} else if err := decodeQuery(r.URL.Query(), opts); err != nil {
 		return nil, err
 	}

@@ -9,6 +9,7 @@ import (
 	"time"
 
 	apiextensionsv1 "k8s.io/apiextensions-apiserver/pkg/apis/apiextensions/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/apimachinery/pkg/runtime/schema"
@@ -24,10 +25,11 @@ var CRDResource = apiextensionsv1.SchemeGroupVersion.WithResource("customresourc
 // customSet is what one CRD serves: a store per served version, whose
 // watch caches run under cancel's context.
 type customSet struct {
-	uid       string
-	keyPrefix string
-	stores    []*Store
-	cancel    context.CancelFunc
+	uid        string
+	generation int64
+	keyPrefix  string
+	stores     []*Store
+	cancel     context.CancelFunc
 }
 
 // runCustomResources follows the CRDs in the registry's own watch cache and
@@ -37,10 +39,13 @@ type customSet struct {
 func (r *Registry) runCustomResources(ctx context.Context) {
 	crdStore, _ := r.Store(CRDResource)
 	for ctx.Err() == nil {
-		if err := crdStore.cache.waitFor(ctx, 0); err != nil {
-			return
-		}
-		w, err := crdStore.Watch(ctx, "", WatchOptions{ListOptions: ListOptions{}})
+		// Every CRD first, then the initial-events-end bookmark (spec I8):
+		// CRDs served before but absent from the list were deleted while
+		// no watch was open.
+		sendInitial := true
+		w, err := crdStore.Watch(ctx, "", WatchOptions{ListOptions: ListOptions{ListOptions: metav1.ListOptions{
+			SendInitialEvents: &sendInitial, AllowWatchBookmarks: true,
+		}}})
 		if err != nil {
 			if ctx.Err() == nil {
 				r.log.Warn("watching CustomResourceDefinitions", "err", err)
@@ -52,22 +57,23 @@ func (r *Registry) runCustomResources(ctx context.Context) {
 			}
 			continue
 		}
-		// A fresh watch starts with every CRD (spec I7); those served
-		// before but absent now were deleted while the watch was down.
 		seen := map[string]bool{}
-		initial := true
 		for ev := range w.ResultChan() {
 			c, ok := ev.Object.(*apiextensionsv1.CustomResourceDefinition)
 			if !ok {
 				continue
 			}
-			if initial && ev.Type != watch.Added {
-				initial = false
-				r.dropCustomExcept(seen)
-			}
 			switch ev.Type {
+			case watch.Bookmark:
+				if seen != nil && c.Annotations[InitialEventsEndAnnotation] == "true" {
+					r.dropCustomExcept(seen)
+					seen = nil
+					r.customSyncOnce.Do(func() { close(r.customSynced) })
+				}
 			case watch.Added, watch.Modified:
-				seen[c.Name] = true
+				if seen != nil {
+					seen[c.Name] = true
+				}
 				r.serveCRD(c)
 			case watch.Deleted:
 				r.withdrawCRD(c.Name)
@@ -108,8 +114,11 @@ func (r *Registry) serveCRD(c *apiextensionsv1.CustomResourceDefinition) {
 	}
 	r.mu.Lock()
 	old := r.custom[c.Name]
-	set := &customSet{uid: string(c.UID), keyPrefix: resources[0].KeyPrefix}
-	reuse := old != nil && old.uid == set.uid && old.keyPrefix == set.keyPrefix
+	set := &customSet{uid: string(c.UID), generation: c.Generation, keyPrefix: resources[0].KeyPrefix}
+	// A status change (conditions, a deletion starting) keeps the watch
+	// caches and their watchers; a spec change (new schema, versions)
+	// starts them afresh, since a cache decodes with its version's rules.
+	reuse := old != nil && old.uid == set.uid && old.generation == set.generation && old.keyPrefix == set.keyPrefix
 	var stopOld context.CancelFunc
 	if old != nil {
 		for _, s := range old.stores {

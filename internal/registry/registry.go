@@ -61,6 +61,9 @@ type Registry struct {
 	// customCaches counts running custom watch caches; Run waits for
 	// them.
 	customCaches sync.WaitGroup
+	// customSynced is closed once the CRDs stored at start are served.
+	customSynced   chan struct{}
+	customSyncOnce sync.Once
 }
 
 // New builds a store per resource. Run starts their watch caches.
@@ -79,6 +82,8 @@ func New(cfg Config) (*Registry, error) {
 		codec:     json.NewSerializerWithOptions(json.DefaultMetaFactory, cfg.Scheme, cfg.Scheme, json.SerializerOptions{}),
 		resources: cfg.Resources,
 		custom:    map[string]*customSet{},
+		// Without a CRD resource there is nothing to wait for.
+		customSynced: make(chan struct{}),
 	}
 	for _, res := range cfg.Resources {
 		if res.NoStorage {
@@ -87,6 +92,9 @@ func New(cfg Config) (*Registry, error) {
 		s := r.newStore(res)
 		r.stores[res.GVR] = s
 		r.builtin = append(r.builtin, s)
+	}
+	if _, ok := r.stores[CRDResource]; !ok {
+		r.customSyncOnce.Do(func() { close(r.customSynced) })
 	}
 	return r, nil
 }
@@ -132,7 +140,12 @@ func (r *Registry) Synced() bool {
 			return false
 		}
 	}
-	return true
+	select {
+	case <-r.customSynced:
+		return true
+	default:
+		return false
+	}
 }
 
 // Store returns the store for a resource.
@@ -164,7 +177,8 @@ func setResourceVersion(obj runtime.Object, rev int64) {
 	obj.(metav1.Object).SetResourceVersion(strconv.FormatInt(rev, 10))
 }
 
-// WaitSynced blocks until every watch cache has its first list or ctx ends.
+// WaitSynced blocks until every watch cache has its first list, and the
+// custom resources of the CRDs stored at start are served, or ctx ends.
 func (r *Registry) WaitSynced(ctx context.Context) error {
 	for _, s := range r.builtin {
 		for {
@@ -181,5 +195,10 @@ func (r *Registry) WaitSynced(ctx context.Context) error {
 			}
 		}
 	}
-	return nil
+	select {
+	case <-ctx.Done():
+		return ctx.Err()
+	case <-r.customSynced:
+		return nil
+	}
 }

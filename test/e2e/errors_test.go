@@ -283,7 +283,7 @@ func TestErrorStatuses(t *testing.T) {
 			// Upstream also lists application/apply-patch+yaml; terminus
 			// accepts server-side apply only from issue 8 on, and lists
 			// what it accepts.
-			message: "the body of the request was in an unknown format - accepted media types include: application/json-patch+json, application/merge-patch+json, application/strategic-merge-patch+json"})
+			message: "the body of the request was in an unknown format - accepted media types include: application/json-patch+json, application/merge-patch+json, application/strategic-merge-patch+json, application/apply-patch+yaml"})
 	})
 
 	t.Run("413 body over 3 MiB", func(t *testing.T) {
