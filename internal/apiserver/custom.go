@@ -69,6 +69,22 @@ func checkCustomKind(obj runtime.Object, gvk schema.GroupVersionKind) error {
 	return nil
 }
 
+// finishCustom checks a decoded custom resource's kind and prunes it (a
+// no-op for other objects); wrap turns a pruning error, a decoding error in
+// upstream's terms, into the caller's Status.
+func finishCustom(r *http.Request, res *registry.Resource, obj runtime.Object, gvk schema.GroupVersionKind, fieldValidation string, wrap func(error) error) error {
+	if res == nil || res.Custom == nil || gvk != res.GroupVersionKind() {
+		return nil
+	}
+	if err := checkCustomKind(obj, gvk); err != nil {
+		return err
+	}
+	if err := pruneCustom(r, res, obj, fieldValidation); err != nil {
+		return wrap(err)
+	}
+	return nil
+}
+
 // pruneCustom drops the fields a custom resource's schema does not know
 // and applies its defaults, as upstream's decoder does; the dropped fields
 // are what fieldValidation judges: Strict refuses them (a decode error,

@@ -47,13 +47,9 @@ func (s *Server) decodeBody(r *http.Request, res *registry.Resource, gvk schema.
 	if err != nil {
 		return nil, err
 	}
-	if res != nil && res.Custom != nil && gvk == res.GroupVersionKind() {
-		if err := checkCustomKind(obj, gvk); err != nil {
-			return nil, err
-		}
-		if err := pruneCustom(r, res, obj, fieldValidation); err != nil {
-			return nil, decodeError(gvk, &gvk, err, body)
-		}
+	wrap := func(err error) error { return decodeError(gvk, &gvk, err, body) }
+	if err := finishCustom(r, res, obj, gvk, fieldValidation, wrap); err != nil {
+		return nil, err
 	}
 	return obj, nil
 }
@@ -113,8 +109,3 @@ func registryWarn(r *http.Request, text string) {
 }
 
 type warnerContextKey struct{}
-
-// replaceWith is the UpdateFunc of a PUT: the body replaces the object.
-func replaceWith(obj runtime.Object) registry.UpdateFunc {
-	return func(runtime.Object) (runtime.Object, error) { return obj.DeepCopyObject(), nil }
-}

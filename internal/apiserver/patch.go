@@ -74,12 +74,12 @@ func (h *resourceHandler) patch(w http.ResponseWriter, r *http.Request) {
 		h.s.writeError(w, r, err)
 		return
 	}
-	if h.info.subresource == "scale" {
-		h.patchScale(w, r, patchType, patchBytes, opts)
-		return
-	}
 	if patchType == types.ApplyYAMLPatchType {
 		h.apply(w, r, patchBytes, opts)
+		return
+	}
+	if h.info.subresource == "scale" {
+		h.patchScale(w, r, patchType, patchBytes, opts)
 		return
 	}
 	jsonInfo := h.s.jsonInfo()
@@ -94,17 +94,9 @@ func (h *resourceHandler) patch(w http.ResponseWriter, r *http.Request) {
 		if err != nil {
 			return nil, err
 		}
-		obj, err := h.s.decodePatched(r, patched, jsonInfo, gvk, h.res.New(), opts.FieldValidation)
+		obj, err := h.s.decodePatched(r, h.res, patched, jsonInfo, gvk, h.res.New(), opts.FieldValidation)
 		if err != nil {
 			return nil, err
-		}
-		if h.res.Custom != nil {
-			if err := checkCustomKind(obj, gvk); err != nil {
-				return nil, err
-			}
-			if err := pruneCustom(r, h.res, obj, opts.FieldValidation); err != nil {
-				return nil, apierrors.NewInvalid(schema.GroupKind{}, "", field.ErrorList{field.Invalid(field.NewPath("patch"), string(patched), err.Error())})
-			}
 		}
 		return h.trackWrite(r, existing, obj, opts.FieldManager)
 	}
@@ -174,7 +166,7 @@ func applyJSONPatch(p jsonpatch.Patch, doc []byte) (out []byte, err error) {
 // body, a patched document that cannot be decoded, or that has unknown or
 // duplicate fields under fieldValidation=Strict, is 422 Invalid on the
 // field "patch", as upstream's patch handler answers.
-func (s *Server) decodePatched(r *http.Request, patched []byte, info runtime.SerializerInfo, gvk schema.GroupVersionKind, into runtime.Object, fieldValidation string) (runtime.Object, error) {
+func (s *Server) decodePatched(r *http.Request, res *registry.Resource, patched []byte, info runtime.SerializerInfo, gvk schema.GroupVersionKind, into runtime.Object, fieldValidation string) (runtime.Object, error) {
 	decoder := info.Serializer
 	if fieldValidation != metav1.FieldValidationIgnore && info.StrictSerializer != nil {
 		decoder = info.StrictSerializer
@@ -197,6 +189,9 @@ func (s *Server) decodePatched(r *http.Request, patched []byte, info runtime.Ser
 	}
 	if obj == nil || reflect.TypeOf(obj) != reflect.TypeOf(into) {
 		return nil, invalid(fmt.Errorf("the patched object is not a %s", gvk.Kind))
+	}
+	if err := finishCustom(r, res, obj, gvk, fieldValidation, invalid); err != nil {
+		return nil, err
 	}
 	return obj, nil
 }

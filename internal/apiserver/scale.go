@@ -2,6 +2,7 @@ package apiserver
 
 import (
 	"fmt"
+	"math"
 	"net/http"
 
 	"github.com/terminus-project/terminus/internal/registry"
@@ -63,6 +64,29 @@ func (h *resourceHandler) toScale(obj runtime.Object) (*autoscalingv1.Scale, err
 	return toScale(obj)
 }
 
+// unsetReplicas stands for a custom resource's missing spec replicas in
+// the Scale an update starts from, as upstream's ScaleREST marks it: an
+// update must set it.
+const unsetReplicas = math.MinInt32
+
+// currentScale is the Scale an update starts from. A custom resource
+// without its spec replicas field can still be scaled (upstream's
+// ScaleREST.Update), unlike read (500).
+func (h *resourceHandler) currentScale(obj runtime.Object) (*autoscalingv1.Scale, error) {
+	cv := h.res.Custom
+	if cv == nil {
+		return toScale(obj)
+	}
+	scale, found, err := cv.ScaleForUpdate(obj.(*unstructured.Unstructured))
+	if err != nil {
+		return nil, apierrors.NewInternalError(err)
+	}
+	if !found {
+		scale.Spec.Replicas = unsetReplicas
+	}
+	return scale, nil
+}
+
 func toScale(obj runtime.Object) (*autoscalingv1.Scale, error) {
 	spec, status, selector, err := scaleFields(obj)
 	if err != nil {
@@ -83,13 +107,16 @@ func toScale(obj runtime.Object) (*autoscalingv1.Scale, error) {
 // scaleUpdate returns the UpdateFunc that applies a new Scale to the parent.
 func (h *resourceHandler) scaleUpdate(compute func(current *autoscalingv1.Scale) (*autoscalingv1.Scale, error)) registry.UpdateFunc {
 	return func(existing runtime.Object) (runtime.Object, error) {
-		cur, err := h.toScale(existing)
+		cur, err := h.currentScale(existing)
 		if err != nil {
 			return nil, err
 		}
 		next, err := compute(cur)
 		if err != nil {
 			return nil, err
+		}
+		if cv := h.res.Custom; cv != nil && next.Spec.Replicas == unsetReplicas {
+			return nil, apierrors.NewBadRequest(fmt.Sprintf("the spec replicas field %q cannot be empty", cv.SpecReplicasPath()))
 		}
 		if next.Spec.Replicas < 0 {
 			return nil, apierrors.NewInvalid(autoscalingv1.SchemeGroupVersion.WithKind("Scale").GroupKind(), cur.Name,

@@ -46,17 +46,12 @@ func runCRDReady(ctx context.Context, o Options, out io.Writer, cfg *rest.Config
 	for run := 1; run <= o.Runs; run++ {
 		started := time.Now()
 		samples := make([]time.Duration, 0, o.Count)
-		var runErr error
-		for i := 0; i < o.Count && runErr == nil; i++ {
+		for i := 0; i < o.Count; i++ {
 			d, err := crdReadyOnce(ctx, ext, dyn, fmt.Sprintf("b%s%d", randomSuffix(6), i), o.Timeout)
 			if err != nil {
-				runErr = err
-				break
+				return fmt.Errorf("run %d: %w", run, err)
 			}
 			samples = append(samples, d)
-		}
-		if runErr != nil {
-			return fmt.Errorf("run %d: %w", run, runErr)
 		}
 		res := result{
 			Scenario: o.Scenario, Run: run, Server: tgt.server, ServerVersion: v.GitVersion,

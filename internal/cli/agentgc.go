@@ -46,7 +46,7 @@ func newGCOptions() *gcOptions {
 		ImageGCHigh: ip.HighThresholdPercent, ImageGCLow: ip.LowThresholdPercent,
 		MinImageTTL: ip.MinAge, MaxImageAge: ip.MaxAge,
 		MinContainerTTL: cp.MinAge, MaxDeadPerContainer: cp.MaxPerPodContainer, MaxDead: cp.MaxContainers,
-		ImageGCPeriod: 5 * time.Minute, ContainerGCPeriod: time.Minute,
+		ImageGCPeriod: imagegc.DefaultPeriod, ContainerGCPeriod: containergc.DefaultPeriod,
 	}
 }
 

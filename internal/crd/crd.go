@@ -16,7 +16,6 @@ import (
 	"k8s.io/apiserver/pkg/cel/environment"
 	utilfeature "k8s.io/apiserver/pkg/util/feature"
 	"k8s.io/kube-openapi/pkg/validation/spec"
-	"sigs.k8s.io/structured-merge-diff/v6/fieldpath"
 )
 
 // SetDefaults applies the apiextensions.k8s.io/v1 defaults (conversion
@@ -300,19 +299,4 @@ func nonScalarListSetWarnings(s *apiextensions.CustomResourceDefinitionSpec) []s
 		}
 	}
 	return sets.List(seen)
-}
-
-// ResetFields returns the fields server-side apply must not let a manager own
-// on the CRD resource itself, as upstream's CRD strategies declare them: the
-// main resource resets status, the status subresource resets spec (metadata
-// is deliberately not reset upstream, kubernetes/kubernetes#137681).
-func ResetFields(subresource string) map[fieldpath.APIVersion]*fieldpath.Set {
-	p := fieldpath.MakePathOrDie("status")
-	if subresource == "status" {
-		p = fieldpath.MakePathOrDie("spec")
-	}
-	return map[fieldpath.APIVersion]*fieldpath.Set{
-		"apiextensions.k8s.io/v1":      fieldpath.NewSet(p),
-		"apiextensions.k8s.io/v1beta1": fieldpath.NewSet(p),
-	}
 }

@@ -7,7 +7,6 @@ import (
 	"github.com/google/go-cmp/cmp"
 	apiextensionsv1 "k8s.io/apiextensions-apiserver/pkg/apis/apiextensions/v1"
 	"k8s.io/apimachinery/pkg/util/validation/field"
-	"sigs.k8s.io/structured-merge-diff/v6/fieldpath"
 )
 
 func errStrings(errs field.ErrorList) []string {
@@ -301,28 +300,4 @@ func TestCRDWarnings(t *testing.T) {
 			t.Errorf("warnings (-want +got):\n%s", diff)
 		}
 	})
-}
-
-func TestCRDResetFields(t *testing.T) {
-	tests := []struct {
-		subresource string
-		want        string
-	}{
-		{subresource: "", want: ".status"},
-		{subresource: "status", want: ".spec"},
-	}
-	for _, tt := range tests {
-		t.Run("subresource "+tt.subresource+" resets "+tt.want, func(t *testing.T) {
-			got := ResetFields(tt.subresource)
-			for _, gv := range []fieldpath.APIVersion{"apiextensions.k8s.io/v1", "apiextensions.k8s.io/v1beta1"} {
-				set, ok := got[gv]
-				if !ok {
-					t.Fatalf("no reset fields for %s", gv)
-				}
-				if s := set.String(); s != tt.want {
-					t.Errorf("%s: reset fields %q, want %q", gv, s, tt.want)
-				}
-			}
-		})
-	}
 }

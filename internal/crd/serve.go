@@ -3,21 +3,16 @@ package crd
 import (
 	"context"
 	"fmt"
-	"sort"
 	"strings"
 
 	autoscalingv1 "k8s.io/api/autoscaling/v1"
-	apiextensionsv1 "k8s.io/apiextensions-apiserver/pkg/apis/apiextensions/v1"
 	"k8s.io/apiextensions-apiserver/pkg/registry/customresource/tableconvertor"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"k8s.io/apimachinery/pkg/fields"
 	"k8s.io/apimachinery/pkg/runtime"
-	"k8s.io/apimachinery/pkg/runtime/schema"
-	"k8s.io/apimachinery/pkg/util/managedfields"
 	"k8s.io/client-go/util/jsonpath"
-	"sigs.k8s.io/structured-merge-diff/v6/fieldpath"
 )
 
 // ConvertToTable renders obj (one *unstructured.Unstructured or an
@@ -45,20 +40,31 @@ func (v *Version) SelectableFields(obj *unstructured.Unstructured) fields.Set {
 	if v.namespaced {
 		set["metadata.namespace"] = obj.GetNamespace()
 	}
-	for _, p := range v.selectable {
-		name := strings.TrimPrefix(p, ".")
-		set[name] = selectableValue(obj.UnstructuredContent(), p)
+	for i, p := range v.selectable {
+		set[strings.TrimPrefix(p, ".")] = selectableValue(obj.UnstructuredContent(), v.selectableParsed[i])
 	}
 	return set
 }
 
-// selectableValue evaluates one selectable field. CRD validation only admits
-// paths to scalar fields, so the error cases upstream reports (bad path,
-// several results) cannot happen for a stored CRD; they yield "".
-func selectableValue(obj map[string]interface{}, path string) string {
+// parseSelectable parses a selectable field's JSONPath, nil if it does
+// not parse.
+func parseSelectable(path string) *jsonpath.JSONPath {
 	parser := jsonpath.New("selectableField")
 	parser.AllowMissingKeys(true)
 	if err := parser.Parse("{" + path + "}"); err != nil {
+		return nil
+	}
+	return parser
+}
+
+// selectableValue evaluates one parsed selectable field. CRD validation
+// only admits simple paths to scalar fields, so the error cases upstream
+// reports (bad path, several results) cannot happen for a stored CRD; they
+// yield "". A parsed path is shared by concurrent callers: FindResults
+// writes to the JSONPath only for range expressions, which such paths
+// cannot contain (TestVersionConcurrentUse runs under -race).
+func selectableValue(obj map[string]interface{}, parser *jsonpath.JSONPath) string {
+	if parser == nil {
 		return ""
 	}
 	results, err := parser.FindResults(obj)
@@ -70,20 +76,6 @@ func selectableValue(obj map[string]interface{}, path string) string {
 		return ""
 	}
 	return fmt.Sprint(val)
-}
-
-// SelectableFieldKeys lists the field selector keys this version accepts,
-// sorted, for error messages and discovery.
-func (v *Version) SelectableFieldKeys() []string {
-	keys := []string{"metadata.name"}
-	if v.namespaced {
-		keys = append(keys, "metadata.namespace")
-	}
-	for _, p := range v.selectable {
-		keys = append(keys, strings.TrimPrefix(p, "."))
-	}
-	sort.Strings(keys)
-	return keys
 }
 
 // ConvertFieldLabel accepts a field selector key as upstream's custom
@@ -118,6 +110,15 @@ func (v *Version) Scale(obj *unstructured.Unstructured) (*autoscalingv1.Scale, e
 		return nil, apierrors.NewInternalError(fmt.Errorf("the spec replicas field %q does not exist", v.scale.SpecReplicasPath))
 	}
 	return s, nil
+}
+
+// SpecReplicasPath is the scale subresource's spec replicas path ("" when
+// the version has no scale subresource).
+func (v *Version) SpecReplicasPath() string {
+	if v.scale == nil {
+		return ""
+	}
+	return v.scale.SpecReplicasPath
 }
 
 // ScaleForUpdate reads the Scale as upstream's scale update does, reporting
@@ -170,26 +171,4 @@ func (v *Version) SetSpecReplicas(obj *unstructured.Unstructured, replicas int32
 		return fmt.Errorf("setting %s: %w", v.scale.SpecReplicasPath, err)
 	}
 	return nil
-}
-
-// ReplicasPathMappings maps every version of crd to its spec replicas path
-// (nil for versions without a scale subresource), which
-// managedfields.NewScaleHandler needs to move field ownership between the
-// scale subresource and the custom resource, as upstream builds it.
-func ReplicasPathMappings(crd *apiextensionsv1.CustomResourceDefinition) managedfields.ResourcePathMappings {
-	out := managedfields.ResourcePathMappings{}
-	for _, ver := range crd.Spec.Versions {
-		gv := schema.GroupVersion{Group: crd.Spec.Group, Version: ver.Name}.String()
-		if ver.Subresources == nil || ver.Subresources.Scale == nil {
-			out[gv] = nil
-			continue
-		}
-		var p fieldpath.Path
-		for _, el := range splitPath(ver.Subresources.Scale.SpecReplicasPath) {
-			s := el
-			p = append(p, fieldpath.PathElement{FieldName: &s})
-		}
-		out[gv] = p
-	}
-	return out
 }

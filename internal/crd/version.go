@@ -3,6 +3,7 @@ package crd
 import (
 	"errors"
 	"fmt"
+	"k8s.io/client-go/util/jsonpath"
 	"strings"
 	"sync"
 
@@ -53,8 +54,11 @@ type Version struct {
 	// table convertor is built per call because client-go's JSONPath keeps
 	// state while it evaluates and must not be shared between goroutines.
 	columns []apiextensionsv1.CustomResourceColumnDefinition
-	// selectable holds the version's selectableFields JSONPaths.
-	selectable []string
+	// selectable holds the version's selectableFields JSONPaths, and
+	// selectableParsed each one parsed (nil if it does not parse), once:
+	// field selectors evaluate them for every listed or watched object.
+	selectable       []string
+	selectableParsed []*jsonpath.JSONPath
 
 	typeConverterOnce sync.Once
 	typeConverter     managedfields.TypeConverter
@@ -154,6 +158,7 @@ func NewVersion(crd *apiextensionsv1.CustomResourceDefinition, version string) (
 	if utilfeature.DefaultFeatureGate.Enabled(apiextensionsfeatures.CustomResourceFieldSelectors) {
 		for _, sf := range ver.SelectableFields {
 			v.selectable = append(v.selectable, sf.JSONPath)
+			v.selectableParsed = append(v.selectableParsed, parseSelectable(sf.JSONPath))
 		}
 	}
 	return v, nil

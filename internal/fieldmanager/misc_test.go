@@ -8,7 +8,6 @@ import (
 
 	"github.com/google/go-cmp/cmp"
 	"k8s.io/apimachinery/pkg/api/meta"
-	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/runtime"
 )
 
@@ -120,34 +119,6 @@ func TestDefaultManager(t *testing.T) {
 		if got := DefaultManager(tc.userAgent); got != tc.want {
 			t.Errorf("DefaultManager(%q) = %q, want %q", tc.userAgent, got, tc.want)
 		}
-	}
-}
-
-func TestValidateManager(t *testing.T) {
-	for _, tc := range []struct {
-		name  string
-		apply bool
-		want  *statusOf
-	}{
-		{"kubectl", true, nil},
-		{"", false, nil},
-		{"", true, &statusOf{Code: 422, Reason: "Invalid",
-			Message: `PatchOptions.meta.k8s.io "" is invalid: fieldManager: Required value: is required for apply patch`,
-			Causes:  []metav1.StatusCause{{Type: "FieldValueRequired", Message: "Required value: is required for apply patch", Field: "fieldManager"}}}},
-		{strings.Repeat("m", 129), false, &statusOf{Code: 422, Reason: "Invalid",
-			Message: `PatchOptions.meta.k8s.io "" is invalid: fieldManager: Too long: may not be more than 128 bytes`,
-			Causes:  []metav1.StatusCause{{Type: "FieldValueTooLong", Message: "Too long: may not be more than 128 bytes", Field: "fieldManager"}}}},
-		{"a\nb", true, &statusOf{Code: 422, Reason: "Invalid",
-			Message: `PatchOptions.meta.k8s.io "" is invalid: fieldManager: Invalid value: "a\nb": invalid character U+000A (at position 1)`,
-			Causes:  []metav1.StatusCause{{Type: "FieldValueInvalid", Message: `Invalid value: "a\nb": invalid character U+000A (at position 1)`, Field: "fieldManager"}}}},
-	} {
-		if diff := cmp.Diff(tc.want, errStatus(t, ValidateManager(tc.name, tc.apply))); diff != "" {
-			t.Errorf("ValidateManager(%q, %v) (-want +got):\n%s", tc.name, tc.apply, diff)
-		}
-	}
-	err := ValidateManagerOptions("CreateOptions", strings.Repeat("m", 129), false)
-	if got := errStatus(t, err); got == nil || !strings.HasPrefix(got.Message, `CreateOptions.meta.k8s.io "" is invalid`) {
-		t.Errorf("ValidateManagerOptions(CreateOptions) = %v", err)
 	}
 }
 

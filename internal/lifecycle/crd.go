@@ -1,11 +1,12 @@
 package lifecycle
 
 import (
-	"fmt"
+	"slices"
 	"time"
 
+	"k8s.io/apiextensions-apiserver/pkg/apihelpers"
+
 	apiextensionsv1 "k8s.io/apiextensions-apiserver/pkg/apis/apiextensions/v1"
-	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 )
 
@@ -18,22 +19,15 @@ const CRDCleanupFinalizer = apiextensionsv1.CustomResourceCleanupFinalizer
 // adds the cleanup finalizer and the Terminating condition; later ones
 // take the generic path, which waits for the finalizers.
 func deleteCRD(c *apiextensionsv1.CustomResourceDefinition, req DeleteRequest) (DeleteDecision, error) {
-	if p := req.Options.Preconditions; p != nil {
-		if p.UID != nil && *p.UID != c.UID {
-			return DeleteDecision{}, apierrors.NewConflict(req.Resource, c.Name,
-				fmt.Errorf("precondition failed: UID in precondition: %v, UID in object meta: %v", *p.UID, c.UID))
-		}
-		if p.ResourceVersion != nil && *p.ResourceVersion != c.ResourceVersion {
-			return DeleteDecision{}, apierrors.NewConflict(req.Resource, c.Name,
-				fmt.Errorf("precondition failed: ResourceVersion in precondition: %v, ResourceVersion in object meta: %v", *p.ResourceVersion, c.ResourceVersion))
-		}
+	if err := ownPreconditions(c, req, "precondition failed"); err != nil {
+		return DeleteDecision{}, err
 	}
 	if c.DeletionTimestamp != nil {
 		return deleteGeneric(req)
 	}
 	now := metav1.NewTime(req.Now)
 	c.DeletionTimestamp = &now
-	if !hasFinalizer(c.Finalizers, CRDCleanupFinalizer) {
+	if !slices.Contains(c.Finalizers, CRDCleanupFinalizer) {
 		c.Finalizers = append(c.Finalizers, CRDCleanupFinalizer)
 	}
 	SetCRDCondition(c, apiextensionsv1.CustomResourceDefinitionCondition{
@@ -50,7 +44,7 @@ func deleteCRD(c *apiextensionsv1.CustomResourceDefinition, req DeleteRequest) (
 // changes.
 func SetCRDCondition(c *apiextensionsv1.CustomResourceDefinition, cond apiextensionsv1.CustomResourceDefinitionCondition, now time.Time) {
 	cond.LastTransitionTime = metav1.NewTime(now)
-	if existing := FindCRDCondition(c, cond.Type); existing != nil {
+	if existing := apihelpers.FindCRDCondition(c, cond.Type); existing != nil {
 		if existing.Status == cond.Status {
 			cond.LastTransitionTime = existing.LastTransitionTime
 		}
@@ -60,21 +54,9 @@ func SetCRDCondition(c *apiextensionsv1.CustomResourceDefinition, cond apiextens
 	c.Status.Conditions = append(c.Status.Conditions, cond)
 }
 
-func hasFinalizer(list []string, f string) bool {
-	for _, x := range list {
-		if x == f {
-			return true
-		}
-	}
-	return false
-}
-
-// FindCRDCondition returns the condition of type t, or nil.
-func FindCRDCondition(c *apiextensionsv1.CustomResourceDefinition, t apiextensionsv1.CustomResourceDefinitionConditionType) *apiextensionsv1.CustomResourceDefinitionCondition {
-	for i := range c.Status.Conditions {
-		if c.Status.Conditions[i].Type == t {
-			return &c.Status.Conditions[i]
-		}
-	}
-	return nil
+// CRDServed reports whether a CRD's custom resources are served: once its
+// names are accepted, or once it is established (upstream's CRD handler
+// serves on either, so a later names conflict does not withdraw it).
+func CRDServed(c *apiextensionsv1.CustomResourceDefinition) bool {
+	return apihelpers.IsCRDConditionTrue(c, apiextensionsv1.NamesAccepted) || apihelpers.IsCRDConditionTrue(c, apiextensionsv1.Established)
 }

@@ -1,6 +1,7 @@
 package lifecycle
 
 import (
+	"k8s.io/apiextensions-apiserver/pkg/apihelpers"
 	"testing"
 	"time"
 
@@ -42,7 +43,7 @@ func TestDeleteCRD(t *testing.T) {
 		if !got.DeletionTimestamp.Time.Equal(now) || got.DeletionGracePeriodSeconds != nil || got.Generation != 1 {
 			t.Errorf("deletionTimestamp %v, grace %v, generation %d", got.DeletionTimestamp, got.DeletionGracePeriodSeconds, got.Generation)
 		}
-		cond := FindCRDCondition(got, apiextensionsv1.Terminating)
+		cond := apihelpers.FindCRDCondition(got, apiextensionsv1.Terminating)
 		want := &apiextensionsv1.CustomResourceDefinitionCondition{
 			Type: apiextensionsv1.Terminating, Status: apiextensionsv1.ConditionTrue, LastTransitionTime: metav1.NewTime(now),
 			Reason: "InstanceDeletionPending", Message: "CustomResourceDefinition marked for deletion; CustomResource deletion will begin soon",
@@ -50,7 +51,7 @@ func TestDeleteCRD(t *testing.T) {
 		if diff := cmp.Diff(want, cond); diff != "" {
 			t.Errorf("Terminating condition (-want +got):\n%s", diff)
 		}
-		if est := FindCRDCondition(got, apiextensionsv1.Established); est == nil || !est.LastTransitionTime.Time.Equal(now.Add(-time.Hour)) {
+		if est := apihelpers.FindCRDCondition(got, apiextensionsv1.Established); est == nil || !est.LastTransitionTime.Time.Equal(now.Add(-time.Hour)) {
 			t.Errorf("Established condition changed: %+v", est)
 		}
 	})

@@ -348,15 +348,8 @@ func sameSet(a, b []string) bool {
 // spec.finalizers, then take the generic path.
 func deleteNamespace(ns *corev1.Namespace, req DeleteRequest) (DeleteDecision, error) {
 	opts := req.Options
-	if p := opts.Preconditions; p != nil {
-		if p.UID != nil && *p.UID != ns.UID {
-			return DeleteDecision{}, apierrors.NewConflict(req.Resource, ns.Name,
-				fmt.Errorf("Precondition failed: UID in precondition: %v, UID in object meta: %v", *p.UID, ns.UID))
-		}
-		if p.ResourceVersion != nil && *p.ResourceVersion != ns.ResourceVersion {
-			return DeleteDecision{}, apierrors.NewConflict(req.Resource, ns.Name,
-				fmt.Errorf("Precondition failed: ResourceVersion in precondition: %v, ResourceVersion in object meta: %v", *p.ResourceVersion, ns.ResourceVersion))
-		}
+	if err := ownPreconditions(ns, req, "Precondition failed"); err != nil {
+		return DeleteDecision{}, err
 	}
 	if ns.DeletionTimestamp == nil {
 		now := metav1.NewTime(req.Now)
@@ -426,6 +419,26 @@ func CheckNamespaceDeletable(name string) error {
 	switch name {
 	case metav1.NamespaceDefault, metav1.NamespaceSystem, metav1.NamespacePublic:
 		return apierrors.NewForbidden(corev1.Resource("namespaces"), name, ErrProtectedNamespace)
+	}
+	return nil
+}
+
+// ownPreconditions is the precondition check of the Namespace and CRD
+// registries' own delete paths (spec B4): a 409 whose message starts with
+// prefix ("Precondition failed" for Namespaces, "precondition failed" for
+// CRDs).
+func ownPreconditions(m metav1.Object, req DeleteRequest, prefix string) error {
+	p := req.Options.Preconditions
+	if p == nil {
+		return nil
+	}
+	if p.UID != nil && *p.UID != m.GetUID() {
+		return apierrors.NewConflict(req.Resource, m.GetName(),
+			fmt.Errorf("%s: UID in precondition: %v, UID in object meta: %v", prefix, *p.UID, m.GetUID()))
+	}
+	if p.ResourceVersion != nil && *p.ResourceVersion != m.GetResourceVersion() {
+		return apierrors.NewConflict(req.Resource, m.GetName(),
+			fmt.Errorf("%s: ResourceVersion in precondition: %v, ResourceVersion in object meta: %v", prefix, *p.ResourceVersion, m.GetResourceVersion()))
 	}
 	return nil
 }

@@ -77,7 +77,9 @@ func (s *Service) SetCustomResources(crds []*apiextensionsv1.CustomResourceDefin
 	}
 	s.cache = cache
 	b := s.builder
-	s.v2.UpdateSpecLazy(cached.Func(func() (*spec.Swagger, string, error) {
+	// Once: the merge runs on the first request after a change, not on
+	// every request.
+	s.v2.UpdateSpecLazy(cached.Once(cached.Func(func() (*spec.Swagger, string, error) {
 		static, err := b.v2()
 		if err != nil {
 			return nil, "", err
@@ -95,9 +97,9 @@ func (s *Service) SetCustomResources(crds []*apiextensionsv1.CustomResourceDefin
 			return nil, "", fmt.Errorf("openapi: merging custom resources: %w", err)
 		}
 		return merged, etag, nil
-	}))
+	})))
 	for path, docs := range byPath {
-		s.v3.UpdateGroupVersionLazy(path, cached.Func(func() (*spec3.OpenAPI, string, error) {
+		s.v3.UpdateGroupVersionLazy(path, cached.Once(cached.Func(func() (*spec3.OpenAPI, string, error) {
 			specs := make([]*spec3.OpenAPI, 0, len(docs))
 			for _, d := range docs {
 				_, v3, err := d.get()
@@ -111,7 +113,7 @@ func (s *Service) SetCustomResources(crds []*apiextensionsv1.CustomResourceDefin
 				return nil, "", fmt.Errorf("openapi: merging %s: %w", path, err)
 			}
 			return merged, etag, nil
-		}))
+		})))
 	}
 	for path := range s.customPaths {
 		if _, ok := byPath[path]; !ok {

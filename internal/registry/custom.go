@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"k8s.io/apiextensions-apiserver/pkg/apihelpers"
 	"slices"
 	"sort"
 	"time"
@@ -27,9 +28,12 @@ var CRDResource = apiextensionsv1.SchemeGroupVersion.WithResource("customresourc
 type customSet struct {
 	uid        string
 	generation int64
-	keyPrefix  string
-	stores     []*Store
-	cancel     context.CancelFunc
+	// served is what of the CRD's status the served resources depend
+	// on; a status write that changes none of it changes nothing here.
+	served    servedState
+	keyPrefix string
+	stores    []*Store
+	cancel    context.CancelFunc
 }
 
 // runCustomResources follows the CRDs in the registry's own watch cache and
@@ -98,8 +102,36 @@ func (r *Registry) dropCustomExcept(keep map[string]bool) {
 	}
 }
 
+// servedState is the part of a CRD's status and metadata that its served
+// resources are built from (CustomResources).
+type servedState struct {
+	served, established, terminating bool
+	names                            string
+}
+
+func servedStateOf(c *apiextensionsv1.CustomResourceDefinition) servedState {
+	n := c.Status.AcceptedNames
+	return servedState{
+		served:      lifecycle.CRDServed(c),
+		established: apihelpers.IsCRDConditionTrue(c, apiextensionsv1.Established),
+		terminating: c.DeletionTimestamp != nil || apihelpers.IsCRDConditionTrue(c, apiextensionsv1.Terminating),
+		names:       fmt.Sprint(n.Plural, "|", n.Singular, "|", n.Kind, "|", n.ListKind, "|", n.ShortNames, "|", n.Categories),
+	}
+}
+
 // serveCRD brings the served custom resources of c up to date.
 func (r *Registry) serveCRD(c *apiextensionsv1.CustomResourceDefinition) {
+	state := servedStateOf(c)
+	r.mu.RLock()
+	old := r.custom[c.Name]
+	unchanged := old != nil && old.uid == string(c.UID) && old.generation == c.Generation && old.served == state
+	r.mu.RUnlock()
+	if unchanged {
+		// A status write (conditions, stored versions) that serves
+		// nothing differently: no rebuild of schemas, routing,
+		// discovery or OpenAPI.
+		return
+	}
 	resources, err := CustomResources(c)
 	if err != nil {
 		// An invalid stored CRD (validation should prevent it) serves
@@ -113,8 +145,8 @@ func (r *Registry) serveCRD(c *apiextensionsv1.CustomResourceDefinition) {
 		return
 	}
 	r.mu.Lock()
-	old := r.custom[c.Name]
-	set := &customSet{uid: string(c.UID), generation: c.Generation, keyPrefix: resources[0].KeyPrefix}
+	old = r.custom[c.Name]
+	set := &customSet{uid: string(c.UID), generation: c.Generation, served: state, keyPrefix: resources[0].KeyPrefix}
 	// A status change (conditions, a deletion starting) keeps the watch
 	// caches and their watchers; a spec change (new schema, versions)
 	// starts them afresh, since a cache decodes with its version's rules.
@@ -228,7 +260,7 @@ var customVerbs = []string{"delete", "deletecollection", "get", "list", "patch",
 // CustomResources describes what a CRD serves: one Resource per served
 // version, or none until its names are accepted.
 func CustomResources(c *apiextensionsv1.CustomResourceDefinition) ([]*Resource, error) {
-	if !crdConditionTrue(c, apiextensionsv1.NamesAccepted) && !crdConditionTrue(c, apiextensionsv1.Established) {
+	if !lifecycle.CRDServed(c) {
 		return nil, nil
 	}
 	names := c.Status.AcceptedNames
@@ -244,8 +276,8 @@ func CustomResources(c *apiextensionsv1.CustomResourceDefinition) ([]*Resource, 
 	if storageVersion == "" {
 		return nil, errors.New("no storage version")
 	}
-	terminating := c.DeletionTimestamp != nil || crdConditionTrue(c, apiextensionsv1.Terminating)
-	established := crdConditionTrue(c, apiextensionsv1.Established)
+	terminating := c.DeletionTimestamp != nil || apihelpers.IsCRDConditionTrue(c, apiextensionsv1.Terminating)
+	established := apihelpers.IsCRDConditionTrue(c, apiextensionsv1.Established)
 	var out []*Resource
 	for _, v := range c.Spec.Versions {
 		if !v.Served {
@@ -299,9 +331,4 @@ func CustomResources(c *apiextensionsv1.CustomResourceDefinition) ([]*Resource, 
 		out = append(out, res)
 	}
 	return out, nil
-}
-
-func crdConditionTrue(c *apiextensionsv1.CustomResourceDefinition, t apiextensionsv1.CustomResourceDefinitionConditionType) bool {
-	cond := lifecycle.FindCRDCondition(c, t)
-	return cond != nil && cond.Status == apiextensionsv1.ConditionTrue
 }

@@ -306,7 +306,6 @@ func (s *Store) Update(ctx context.Context, ns, name string, update UpdateFunc, 
 		if errs := s.prepareAndValidateUpdate(ctx, opts.Subresource, obj, existing); len(errs) > 0 {
 			return nil, s.invalid(name, errs)
 		}
-		m = obj.(metav1.Object)
 		data, err := s.encode(obj)
 		if err != nil {
 			return nil, apierrors.NewInternalError(err)

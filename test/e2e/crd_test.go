@@ -130,6 +130,21 @@ func TestCustomResourceLifecycle(t *testing.T) {
 			t.Errorf("spec.replicas after scale: %d, want 4", r)
 		}
 		owner = got
+
+		// Without spec.replicas a scale update must set it (upstream's
+		// ScaleREST.Update): 400 when it does not, success when it does.
+		bare := gadget("bare", 0)
+		unstructured.RemoveNestedField(bare.Object, "spec", "replicas")
+		if _, err := v1.Namespace(ns).Create(ctx, bare, metav1.CreateOptions{}); err != nil {
+			t.Fatal(err)
+		}
+		_, err = v1.Namespace(ns).Patch(ctx, "bare", "application/merge-patch+json", []byte(`{"metadata":{"labels":{"a":"b"}}}`), metav1.PatchOptions{}, "scale")
+		if want := `the spec replicas field ".spec.replicas" cannot be empty`; !apierrors.IsBadRequest(err) || err.Error() != want {
+			t.Errorf("scale patch leaving replicas unset: got %v, want 400 %q", err, want)
+		}
+		if _, err := v1.Namespace(ns).Patch(ctx, "bare", "application/merge-patch+json", []byte(`{"spec":{"replicas":2}}`), metav1.PatchOptions{}, "scale"); err != nil {
+			t.Errorf("scale patch setting replicas on an object without them: %v", err)
+		}
 	})
 
 	t.Run("D the garbage collector deletes a custom resource's dependents", func(t *testing.T) {

@@ -25,6 +25,10 @@ type Policy struct {
 	MaxContainers int
 }
 
+// DefaultPeriod is the time between passes: the kubelet's container GC
+// period (H1).
+const DefaultPeriod = time.Minute
+
 // DefaultPolicy is the kubelet's default: no minimum age, one dead
 // instance per container, no node-wide limit.
 func DefaultPolicy() Policy { return Policy{MinAge: 0, MaxPerPodContainer: 1, MaxContainers: -1} }

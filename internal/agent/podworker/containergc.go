@@ -16,9 +16,6 @@ import (
 	"github.com/terminus-project/terminus/internal/agent/process"
 )
 
-// defaultContainerGCPeriod is the kubelet's container GC period (H1).
-const defaultContainerGCPeriod = time.Minute
-
 // reasonContainerGCFailed is the kubelet's Node event for a failed pass.
 const reasonContainerGCFailed = "ContainerGCFailed"
 
@@ -33,7 +30,7 @@ type ContainerGCResult struct {
 func (a *Agent) runContainerGC(ctx context.Context) {
 	period := a.cfg.ContainerGCPeriod
 	if period <= 0 {
-		period = defaultContainerGCPeriod
+		period = containergc.DefaultPeriod
 	}
 	for {
 		t := a.clock.NewTimer(period)

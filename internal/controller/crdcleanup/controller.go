@@ -178,7 +178,7 @@ func (c *Controller) sync(ctx context.Context, name string) error {
 		Reason: "InstanceDeletionInProgress", Message: "CustomResource deletion is in progress",
 	}, c.clock.Now())
 	if crd, err = c.client.ApiextensionsV1().CustomResourceDefinitions().UpdateStatus(ctx, crd, metav1.UpdateOptions{}); err != nil {
-		return ignoreGoneOrStale(err)
+		return runner.IgnoreGoneOrStale(err)
 	}
 	remaining, err := c.deleteInstances(ctx, crd)
 	if err != nil {
@@ -187,7 +187,7 @@ func (c *Controller) sync(ctx context.Context, name string) error {
 			Reason: "InstanceDeletionFailed", Message: fmt.Sprintf("could not issue all deletes: %v", err),
 		}, c.clock.Now())
 		if _, uerr := c.client.ApiextensionsV1().CustomResourceDefinitions().UpdateStatus(ctx, crd, metav1.UpdateOptions{}); uerr != nil {
-			return errors.Join(err, ignoreGoneOrStale(uerr))
+			return errors.Join(err, runner.IgnoreGoneOrStale(uerr))
 		}
 		return err
 	}
@@ -197,7 +197,7 @@ func (c *Controller) sync(ctx context.Context, name string) error {
 			Reason: "InstanceDeletionCheck", Message: fmt.Sprintf("could not confirm zero CustomResources remaining: %d remaining", remaining),
 		}, c.clock.Now())
 		if _, err := c.client.ApiextensionsV1().CustomResourceDefinitions().UpdateStatus(ctx, crd, metav1.UpdateOptions{}); err != nil {
-			return ignoreGoneOrStale(err)
+			return runner.IgnoreGoneOrStale(err)
 		}
 		c.queue.AddAfter(name, PollInterval)
 		return nil
@@ -210,7 +210,7 @@ func (c *Controller) sync(ctx context.Context, name string) error {
 	// Upstream removes the finalizer through the status subresource; the
 	// last finalizer's removal deletes the CRD (spec C5).
 	if _, err := c.client.ApiextensionsV1().CustomResourceDefinitions().UpdateStatus(ctx, crd, metav1.UpdateOptions{}); err != nil {
-		return ignoreGoneOrStale(err)
+		return runner.IgnoreGoneOrStale(err)
 	}
 	c.deleted.Inc()
 	c.log.Debug("removed all custom resources", "name", name)
@@ -265,10 +265,8 @@ func (c *Controller) deleteInstances(ctx context.Context, crd *apiextensionsv1.C
 // servedResource is the resource to reach the CRD's objects through: all
 // versions share one storage (conversion None), so any served version.
 func servedResource(crd *apiextensionsv1.CustomResourceDefinition) (schema.GroupVersionResource, bool) {
-	if cond := lifecycle.FindCRDCondition(crd, apiextensionsv1.NamesAccepted); cond == nil || cond.Status != apiextensionsv1.ConditionTrue {
-		if cond := lifecycle.FindCRDCondition(crd, apiextensionsv1.Established); cond == nil || cond.Status != apiextensionsv1.ConditionTrue {
-			return schema.GroupVersionResource{}, false
-		}
+	if !lifecycle.CRDServed(crd) {
+		return schema.GroupVersionResource{}, false
 	}
 	for _, v := range crd.Spec.Versions {
 		if v.Served {
@@ -276,13 +274,4 @@ func servedResource(crd *apiextensionsv1.CustomResourceDefinition) (schema.Group
 		}
 	}
 	return schema.GroupVersionResource{}, false
-}
-
-// ignoreGoneOrStale drops a NotFound (the CRD is gone) or a Conflict (a
-// newer CRD is on its way through the informer, which queues it again).
-func ignoreGoneOrStale(err error) error {
-	if apierrors.IsNotFound(err) || apierrors.IsConflict(err) {
-		return nil
-	}
-	return err
 }

@@ -3,8 +3,8 @@
 // NamingConditionController and EstablishingController, in one queue). It
 // accepts a CRD's names unless another CRD of its group holds them
 // (condition NamesAccepted), which makes the API server serve the custom
-// resources, and then marks the CRD Established, which lists them in
-// discovery.
+// resources, and marks the CRD Established in the same write, which lists
+// them in discovery.
 package crdnaming
 
 import (
@@ -168,69 +168,20 @@ func (c *Controller) sync(ctx context.Context, name string) error {
 			others = append(others, o)
 		}
 	}
-	accepted, namesCond, _ := crd.AcceptNames(cur, others)
+	// AcceptNames also decides Established as upstream's establishing
+	// controller would (once established, always; the conversion
+	// webhook's CA bundle checked); it is written with the names in one
+	// update, without the HA delay of a multi-server setup, so that a
+	// client that creates a CRD and then re-reads discovery finds the kind.
+	accepted, namesCond, established := crd.AcceptNames(cur, others)
 	next := cur.DeepCopy()
 	next.Status.AcceptedNames = accepted
 	now := c.clock.Now()
 	lifecycle.SetCRDCondition(next, namesCond, now)
-	established := lifecycle.FindCRDCondition(cur, apiextensionsv1.Established)
-	switch {
-	case established != nil && established.Status == apiextensionsv1.ConditionTrue:
-		// Once established, always established.
-	case namesCond.Status != apiextensionsv1.ConditionTrue:
-		lifecycle.SetCRDCondition(next, apiextensionsv1.CustomResourceDefinitionCondition{
-			Type: apiextensionsv1.Established, Status: apiextensionsv1.ConditionFalse,
-			Reason: "NotAccepted", Message: "not all names are accepted",
-		}, now)
-	case namesAccepted(cur) && cur.DeletionTimestamp == nil:
-		// The names were accepted in an earlier write, which the API
-		// server serves from: establish (upstream's establishing
-		// controller, without the HA delay of a multi-server setup).
-		lifecycle.SetCRDCondition(next, apiextensionsv1.CustomResourceDefinitionCondition{
-			Type: apiextensionsv1.Established, Status: apiextensionsv1.ConditionTrue,
-			Reason: "InitialNamesAccepted", Message: "the initial names have been accepted",
-		}, now)
-	default:
-		lifecycle.SetCRDCondition(next, apiextensionsv1.CustomResourceDefinitionCondition{
-			Type: apiextensionsv1.Established, Status: apiextensionsv1.ConditionFalse,
-			Reason: "Installing", Message: "the initial names have been accepted",
-		}, now)
-	}
+	lifecycle.SetCRDCondition(next, established, now)
 	if apiequality.Semantic.DeepEqual(cur.Status, next.Status) {
 		return nil
 	}
-	written, err := c.client.ApiextensionsV1().CustomResourceDefinitions().UpdateStatus(ctx, next, metav1.UpdateOptions{})
-	if err != nil {
-		return ignoreGoneOrStale(err)
-	}
-	if !namesAccepted(written) || written.DeletionTimestamp != nil {
-		return nil
-	}
-	if est := lifecycle.FindCRDCondition(written, apiextensionsv1.Established); est == nil || est.Status == apiextensionsv1.ConditionTrue {
-		return nil
-	}
-	// The API server serves the names from the write above; establish at
-	// once rather than on the informer's echo of it, so that a client
-	// that creates a CRD and then re-reads discovery (kubectl apply of a
-	// CRD and its instances in one file) finds the kind.
-	lifecycle.SetCRDCondition(written, apiextensionsv1.CustomResourceDefinitionCondition{
-		Type: apiextensionsv1.Established, Status: apiextensionsv1.ConditionTrue,
-		Reason: "InitialNamesAccepted", Message: "the initial names have been accepted",
-	}, c.clock.Now())
-	_, err = c.client.ApiextensionsV1().CustomResourceDefinitions().UpdateStatus(ctx, written, metav1.UpdateOptions{})
-	return ignoreGoneOrStale(err)
-}
-
-// ignoreGoneOrStale drops a NotFound (the CRD is gone) or a Conflict (a
-// newer CRD is on its way through the informer, which queues it again).
-func ignoreGoneOrStale(err error) error {
-	if apierrors.IsNotFound(err) || apierrors.IsConflict(err) {
-		return nil
-	}
-	return err
-}
-
-func namesAccepted(c *apiextensionsv1.CustomResourceDefinition) bool {
-	cond := lifecycle.FindCRDCondition(c, apiextensionsv1.NamesAccepted)
-	return cond != nil && cond.Status == apiextensionsv1.ConditionTrue
+	_, err = c.client.ApiextensionsV1().CustomResourceDefinitions().UpdateStatus(ctx, next, metav1.UpdateOptions{})
+	return runner.IgnoreGoneOrStale(err)
 }

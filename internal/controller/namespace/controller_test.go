@@ -46,7 +46,7 @@ func TestRunDelaysAndRequeuesOnTheClock(t *testing.T) {
 		t.Fatalf("E9 content touched before the delay passed: %v", calls)
 	}
 	f.clock.Step(5 * time.Second)
-	stepUntil(t, f.clock, "E11 the first pass writes the conditions", func() bool {
+	stepUntil(t, f.clock, 5*time.Second, "E11 the first pass writes the conditions", func() bool {
 		ns := f.namespace()
 		return ns != nil && len(ns.Status.Conditions) == 5
 	})
@@ -54,15 +54,16 @@ func TestRunDelaysAndRequeuesOnTheClock(t *testing.T) {
 	f.remove(configMapsGVR, "held")
 	// At most estimate/2+1 = 8 s later, on the injected clock.
 	f.clock.Step(8 * time.Second)
-	stepUntil(t, f.clock, "E7 the namespace is finalized and removed", func() bool { return f.namespace() == nil })
+	stepUntil(t, f.clock, 8*time.Second, "E7 the namespace is finalized and removed", func() bool { return f.namespace() == nil })
 }
 
 // stepUntil waits for cond and, while it does not hold, moves the clock on
-// by a second at a time: the waiter counts above cannot tell the queue's
-// heartbeat from the item they wait for, so under load a step may come
-// before the item waits on the clock (seen once in CI), and a later step
-// then reaches it. Time only moves forward, past what the test asserts.
-func stepUntil(t *testing.T, clk *clocktesting.FakeClock, what string, cond func() bool) {
+// by a second at a time, by at most extra in all: the waiter counts above
+// cannot tell the queue's heartbeat from the item they wait for, so under
+// load a step may come before the item waits on the clock (seen once in
+// CI), and the item then waits its whole delay from there. More fake time
+// than that fails the test, so a requeue that comes too late still does.
+func stepUntil(t *testing.T, clk *clocktesting.FakeClock, extra time.Duration, what string, cond func() bool) {
 	t.Helper()
 	deadline := time.Now().Add(10 * time.Second)
 	next := time.Now().Add(200 * time.Millisecond)
@@ -71,7 +72,11 @@ func stepUntil(t *testing.T, clk *clocktesting.FakeClock, what string, cond func
 			t.Fatalf("timed out waiting: %s", what)
 		}
 		if time.Now().After(next) {
+			if extra <= 0 {
+				t.Fatalf("%s: not within the fake time allowed", what)
+			}
 			clk.Step(time.Second)
+			extra -= time.Second
 			next = time.Now().Add(200 * time.Millisecond)
 		}
 		time.Sleep(5 * time.Millisecond) // polling with a deadline
